@@ -1,0 +1,279 @@
+/**
+ * The composition root: a QEMU 7.2-shaped `pc` or `q35` machine with its memory map, I/O-port
+ * bus, fw_cfg (ports and DMA), vmcoreinfo, debug consoles and isa-debug-exit, plus reset and
+ * save/restore of every device.
+ *
+ * fw_cfg is populated as QEMU's machine init populates it (common realize, then the x86 items);
+ * ACPI and SMBIOS tables are not generated here (an embedder can add them as files). Creating a
+ * machine performs the first system reset, as QEMU does before the guest runs. No CPU yet: the
+ * guest is whoever drives `ports` and `memory`.
+ */
+
+import { Diagnostics } from './core/diagnostics.js';
+import { ConfigError, StateError } from './core/errors.js';
+import { BackingStore, GuestMemory, type MemoryRegion } from './core/guest-memory.js';
+import { layoutMemory, AMD_HT_SIZE, AMD_HT_START, PC_ROM_SIZE, type MachineType, type MemoryLayout } from './core/memory-map.js';
+import { PortBus } from './core/port-bus.js';
+import { parseSize } from './core/size.js';
+import { expectState, type Snapshottable, type VersionedState } from './core/state.js';
+import { asciiBytes, u16le, u32le, u64le } from './core/bytes.js';
+import {
+  E820_RAM,
+  E820_RESERVED,
+  FW_CFG_BOOT_MENU,
+  FW_CFG_DMA_IO_BASE,
+  FW_CFG_HPET,
+  FW_CFG_IO_BASE,
+  FW_CFG_IRQ0_OVERRIDE,
+  FW_CFG_MAX_CPUS,
+  FW_CFG_NB_CPUS,
+  FW_CFG_NOGRAPHIC,
+  FW_CFG_NUMA,
+  FW_CFG_RAM_SIZE,
+  FW_CFG_UUID,
+} from './fwcfg/abi.js';
+import { FwCfgCore, type FwCfgState } from './fwcfg/core.js';
+import { FwCfgDmaPorts } from './fwcfg/dma-ports.js';
+import { FwCfgIoPorts } from './fwcfg/io-ports.js';
+import { buildE820, buildHpet, buildNuma, type E820Entry } from './fwcfg/items/x86.js';
+import { Debugcon, type DebugconState } from './devices/debugcon.js';
+import { DEBUG_EXIT_IOBASE, DEBUG_EXIT_IOSIZE, DebugExit, type DebugExitState } from './devices/debug-exit.js';
+import { Vmcoreinfo, type VmcoreinfoState } from './devices/vmcoreinfo.js';
+
+export interface MachineOptions {
+  /** Default 'pc', QEMU's default x86 machine. */
+  readonly machine?: MachineType;
+  /** Bytes, or text like '512M' (no suffix: MiB, as QEMU's -m). Default 128M, QEMU's default. */
+  readonly memorySize?: number | string;
+  /** Boot CPUs, 1..255. Default 1. */
+  readonly cpus?: number;
+  /** A -bios image: a non-zero multiple of 64 KiB, mapped below 4 GiB with its tail below 1 MiB. */
+  readonly firmware?: Uint8Array;
+  /** Add the vmcoreinfo device (QEMU: -device vmcoreinfo). Default true. */
+  readonly vmcoreinfo?: boolean;
+  /** QEMU -uuid, textual form; default all zero. */
+  readonly uuid?: string;
+  /** -nographic: FW_CFG_NOGRAPHIC = 1. */
+  readonly nographic?: boolean;
+  /** -boot menu=on: FW_CFG_BOOT_MENU = 1. */
+  readonly bootMenu?: boolean;
+  /** -boot splash-time=N (0..65535): adds etc/boot-menu-wait. */
+  readonly splashTime?: number;
+  /** -boot reboot-timeout=N (-1 or 0..65535) for etc/boot-fail-wait; default -1. */
+  readonly rebootTimeout?: number;
+  /** OpenFirmware device paths for the bootorder file (regenerated at every reset). */
+  readonly bootOrder?: readonly string[];
+  /** fw_cfg properties: x-file-slots and dma_enabled. */
+  readonly fwcfg?: { readonly fileSlots?: number; readonly dma?: boolean };
+  /** Debug console ports (isa-debugcon); default [0xe9, 0x402]; false for none. */
+  readonly debugcon?: false | { readonly ports?: readonly number[]; readonly maxBytes?: number };
+  /** isa-debug-exit at 0x501; default true. */
+  readonly debugExit?: boolean;
+  /** The HPET the machine reports through FW_CFG_HPET; default true (QEMU's hpet=on). */
+  readonly hpet?: boolean;
+  /** Where guest anomalies are counted; a fresh one by default. */
+  readonly diagnostics?: Diagnostics;
+}
+
+export interface MachineState extends VersionedState {
+  readonly v: 1;
+  readonly machine: MachineType;
+  readonly memorySize: number;
+  readonly cpus: number;
+  readonly fwcfg: FwCfgState;
+  readonly vmcoreinfo: VmcoreinfoState | null;
+  readonly debugExit: DebugExitState | null;
+  readonly debugcon: Readonly<Record<string, DebugconState>>;
+}
+
+/** HPET as QEMU's hpet.c reports it: 3 timers, ID 0x8086a201, at 0xfed00000. */
+const HPET_BLOCK = { eventTimerBlockId: 0x8086a201, address: 0xfed00000n, minTick: 0, pageProtection: 0 } as const;
+
+export class Machine implements Snapshottable<MachineState> {
+  readonly type: MachineType;
+  readonly cpus: number;
+  readonly layout: MemoryLayout;
+  readonly diagnostics: Diagnostics;
+  readonly ports: PortBus;
+  readonly memory: GuestMemory;
+  readonly fwcfg: FwCfgCore;
+  readonly vmcoreinfo: Vmcoreinfo | undefined;
+  /** Debug consoles by port; `debugcon` is the first (0xe9 by default). */
+  readonly debugcons: readonly Debugcon[];
+  readonly debugExit: DebugExit | undefined;
+  readonly #bootOrder: Uint8Array;
+
+  /** @throws ConfigError for options QEMU would refuse; FwCfgError, VmcoreinfoError as QEMU's realize. */
+  constructor(options: MachineOptions = {}) {
+    // Checked at run time too: JavaScript callers and the CLI pass plain strings.
+    const type: string = options.machine ?? 'pc';
+    if (type !== 'pc' && type !== 'q35') throw new ConfigError('invalid-option', `machine type "${type}" is not pc or q35`);
+    this.type = type;
+    this.cpus = options.cpus ?? 1;
+    if (!Number.isInteger(this.cpus) || this.cpus < 1 || this.cpus > 255) {
+      throw new ConfigError('invalid-option', `cpus ${String(this.cpus)} must be an integer from 1 to 255`);
+    }
+    const ramSize = parseSize(options.memorySize ?? '128M', 'memory size');
+    this.layout = layoutMemory(this.type, ramSize, options.firmware?.length);
+    this.diagnostics = options.diagnostics ?? new Diagnostics();
+    this.ports = new PortBus(this.diagnostics);
+    this.memory = new GuestMemory(buildRegions(this.layout, options.firmware), this.diagnostics);
+
+    this.fwcfg = new FwCfgCore(this.diagnostics, options.fwcfg);
+    this.ports.map(FW_CFG_IO_BASE, FwCfgIoPorts.LENGTH, new FwCfgIoPorts(this.fwcfg), FwCfgIoPorts.MAPPING);
+    if (this.fwcfg.dmaEnabled) {
+      this.ports.map(FW_CFG_DMA_IO_BASE, FwCfgDmaPorts.LENGTH, new FwCfgDmaPorts(this.fwcfg, this.memory), FwCfgDmaPorts.MAPPING);
+    }
+    this.#bootOrder = bootOrderBytes(options.bootOrder);
+    populateFwCfg(this.fwcfg, this.layout, this.cpus, options);
+    this.vmcoreinfo = options.vmcoreinfo === false ? undefined : new Vmcoreinfo(this.fwcfg);
+
+    const debugconPorts = options.debugcon === false ? [] : (options.debugcon?.ports ?? [0xe9, 0x402]);
+    const maxBytes = options.debugcon === false ? undefined : options.debugcon?.maxBytes;
+    this.debugcons = debugconPorts.map((port) => {
+      const device = new Debugcon(port, this.diagnostics, maxBytes);
+      this.ports.map(port, 1, device, Debugcon.mapping(`isa-debugcon@0x${port.toString(16)}`));
+      return device;
+    });
+    if (options.debugExit !== false) {
+      this.debugExit = new DebugExit();
+      this.ports.map(DEBUG_EXIT_IOBASE, DEBUG_EXIT_IOSIZE, this.debugExit, DebugExit.MAPPING);
+    }
+    this.reset();
+  }
+
+  /** The first debug console (port 0xe9 unless configured otherwise). */
+  get debugcon(): Debugcon | undefined {
+    return this.debugcons[0];
+  }
+
+  /** System reset: every device's reset, and the fw_cfg files QEMU regenerates at each reset. */
+  reset(): void {
+    this.fwcfg.reset();
+    // QEMU's fw_cfg machine-reset handler: adds bootorder and bios-geometry at the first reset
+    // (renumbering later files) and replaces them, same key, at every later one.
+    this.fwcfg.setFile('bootorder', this.#bootOrder);
+    this.fwcfg.setFile('bios-geometry', new Uint8Array(0));
+    this.vmcoreinfo?.reset();
+    this.debugExit?.reset();
+    for (const d of this.debugcons) d.reset();
+  }
+
+  saveState(): MachineState {
+    return {
+      v: 1,
+      machine: this.type,
+      memorySize: this.layout.ramSize,
+      cpus: this.cpus,
+      fwcfg: this.fwcfg.saveState(),
+      vmcoreinfo: this.vmcoreinfo?.saveState() ?? null,
+      debugExit: this.debugExit?.saveState() ?? null,
+      debugcon: Object.fromEntries(this.debugcons.map((d) => [d.port.toString(16), d.saveState()])),
+    };
+  }
+
+  /**
+   * Loads device state saved from a machine of the same configuration. All or nothing: if any
+   * device refuses its part, every device is put back as it was and the error is rethrown.
+   * @throws StateError 'bad-state-version' | 'bad-state'
+   */
+  loadState(state: MachineState): void {
+    expectState('machine', state, 1);
+    if (state.machine !== this.type || state.memorySize !== this.layout.ramSize || state.cpus !== this.cpus) {
+      throw new StateError('bad-state', `machine state is for ${state.machine} with ${String(state.memorySize)} bytes and ${String(state.cpus)} CPUs, not this ${this.type} with ${this.layout.ramSize} and ${this.cpus}`);
+    }
+    if ((state.vmcoreinfo === null) !== (this.vmcoreinfo === undefined) || (state.debugExit === null) !== (this.debugExit === undefined)) {
+      throw new StateError('bad-state', 'machine state has a different set of devices');
+    }
+    const before = this.saveState();
+    try {
+      this.#loadDevices(state);
+    } catch (error) {
+      this.#loadDevices(before);
+      throw error;
+    }
+  }
+
+  #loadDevices(state: MachineState): void {
+    this.fwcfg.loadState(state.fwcfg);
+    if (state.vmcoreinfo !== null) this.vmcoreinfo?.loadState(state.vmcoreinfo);
+    if (state.debugExit !== null) this.debugExit?.loadState(state.debugExit);
+    for (const d of this.debugcons) {
+      const saved = state.debugcon[d.port.toString(16)];
+      if (saved === undefined) throw new StateError('bad-state', `machine state has no debug console at 0x${d.port.toString(16)}`);
+      d.loadState(saved);
+    }
+  }
+}
+
+/** Creates a machine; see MachineOptions. */
+export function createMachine(options: MachineOptions = {}): Machine {
+  return new Machine(options);
+}
+
+function buildRegions(layout: MemoryLayout, firmware: Uint8Array | undefined): MemoryRegion[] {
+  let ram: BackingStore;
+  try {
+    ram = new BackingStore('pc.ram', layout.ramSize);
+  } catch (cause) {
+    throw new ConfigError('memory-size', `cannot allocate ${layout.ramSize} bytes of guest RAM`, { cause });
+  }
+  const optionRom = new BackingStore('pc.rom', PC_ROM_SIZE);
+  const firmwareStore = new BackingStore('pc.bios', firmware?.length ?? 0);
+  if (firmware !== undefined) firmwareStore.forEachPiece(0, firmware.length, (chunk, chunkOffset, done, piece) => {
+    chunk.set(firmware.subarray(done, done + piece), chunkOffset);
+  });
+  const stores = { ram, 'option-rom': optionRom, firmware: firmwareStore } as const;
+  return layout.regions.map((r) => ({ name: r.name, gpa: r.gpa, sizeBytes: r.sizeBytes, kind: r.kind, backing: stores[r.backing], backingOffset: r.backingOffset }));
+}
+
+/** The e820 table QEMU 7.2 builds for its default TCG CPU (qemu64: AMD vendor, 40 physical bits). */
+export function e820Entries(layout: MemoryLayout): E820Entry[] {
+  const entries: E820Entry[] = [{ address: AMD_HT_START, length: AMD_HT_SIZE, type: E820_RESERVED }];
+  entries.push({ address: 0, length: layout.belowFourGiB, type: E820_RAM });
+  if (layout.aboveFourGiB > 0) entries.push({ address: layout.aboveFourGiBStart, length: layout.aboveFourGiB, type: E820_RAM });
+  return entries;
+}
+
+function populateFwCfg(fwcfg: FwCfgCore, layout: MemoryLayout, cpus: number, options: MachineOptions): void {
+  // Common realize (hw/nvram/fw_cfg.c), after SIGNATURE and ID.
+  fwcfg.addItem(FW_CFG_UUID, uuidBytes(options.uuid));
+  fwcfg.addItem(FW_CFG_NOGRAPHIC, u16le(options.nographic === true ? 1 : 0));
+  fwcfg.addItem(FW_CFG_BOOT_MENU, u16le(options.bootMenu === true ? 1 : 0));
+  if (options.splashTime !== undefined) {
+    checkU16Option('splashTime', options.splashTime);
+    fwcfg.addFile('etc/boot-menu-wait', u16le(options.splashTime));
+  }
+  const rebootTimeout = options.rebootTimeout ?? -1;
+  if (rebootTimeout !== -1) checkU16Option('rebootTimeout', rebootTimeout);
+  fwcfg.addFile('etc/boot-fail-wait', u32le(rebootTimeout >>> 0));
+  // fw_cfg_arch_create (hw/i386/fw_cfg.c), in its order.
+  fwcfg.addItem(FW_CFG_NB_CPUS, u16le(cpus));
+  fwcfg.addItem(FW_CFG_MAX_CPUS, u16le(cpus));
+  fwcfg.addItem(FW_CFG_RAM_SIZE, u64le(BigInt(layout.ramSize)));
+  fwcfg.addItem(FW_CFG_IRQ0_OVERRIDE, u32le(1));
+  fwcfg.addFile('etc/e820', buildE820(e820Entries(layout)));
+  fwcfg.addItem(FW_CFG_HPET, buildHpet(options.hpet === false ? undefined : [HPET_BLOCK]));
+  fwcfg.addItem(FW_CFG_NUMA, buildNuma(cpus));
+}
+
+function uuidBytes(uuid: string | undefined): Uint8Array {
+  const out = new Uint8Array(16);
+  if (uuid === undefined) return out;
+  const hex = uuid.replace(/-/g, '');
+  if (!/^[0-9a-fA-F]{32}$/.test(hex) || !/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/.test(uuid)) {
+    throw new ConfigError('invalid-option', `uuid "${uuid}" is not of the form 4600cb32-38ec-4b2f-8acb-81c6ea54f2d8`);
+  }
+  for (let i = 0; i < 16; i++) out[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}
+
+function bootOrderBytes(paths: readonly string[] | undefined): Uint8Array {
+  return paths === undefined || paths.length === 0 ? new Uint8Array(0) : asciiBytes(`${paths.join('\n')}\0`);
+}
+
+function checkU16Option(name: string, value: number): void {
+  if (!Number.isInteger(value) || value < 0 || value > 0xffff) {
+    throw new ConfigError('invalid-option', `${name} ${String(value)} must be an integer from 0 to 65535`);
+  }
+}

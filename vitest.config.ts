@@ -1,0 +1,10 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 60_000,
+    // Guest-driven suites allocate multi-GiB sparse guests; two workers suit this 2-vCPU machine.
+    maxWorkers: 2,
+  },
+});
