@@ -34,3 +34,4 @@ export { Vmcoreinfo, type VmcoreinfoRecord, type VmcoreinfoState } from './devic
 export { readGuestNote, MAX_GUEST_NOTE_SIZE, type GuestNote, type GuestNoteOptions, type GuestNoteResult } from './devices/vmcoreinfo-note.js';
 export { Debugcon, DEBUGCON_READBACK, type DebugconListener, type DebugconState } from './devices/debugcon.js';
 export { DebugExit, type DebugExitState } from './devices/debug-exit.js';
+export { Ich9SmiFeatures, type SmiFeaturesState } from './devices/ich9-smi-features.js';

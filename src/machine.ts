@@ -38,6 +38,7 @@ import { FwCfgIoPorts } from './fwcfg/io-ports.js';
 import { buildE820, buildHpet, buildNuma, type E820Entry } from './fwcfg/items/x86.js';
 import { Debugcon, type DebugconState } from './devices/debugcon.js';
 import { DEBUG_EXIT_IOBASE, DEBUG_EXIT_IOSIZE, DebugExit, type DebugExitState } from './devices/debug-exit.js';
+import { Ich9SmiFeatures, type SmiFeaturesState } from './devices/ich9-smi-features.js';
 import { Vmcoreinfo, type VmcoreinfoState } from './devices/vmcoreinfo.js';
 
 export interface MachineOptions {
@@ -84,7 +85,14 @@ export interface MachineState extends VersionedState {
   readonly vmcoreinfo: VmcoreinfoState | null;
   readonly debugExit: DebugExitState | null;
   readonly debugcon: Readonly<Record<string, DebugconState>>;
+  readonly smiFeatures: SmiFeaturesState | null;
 }
+
+/**
+ * etc/system-states of the PIIX4 / ICH9 ACPI PM device, one byte per S0..S5: bit 7 enabled, low
+ * bits SLP_TYP. QEMU 7.2 defaults: S3 and S4 enabled (s4_val 2), S1/S2 off. Bytes as QEMU serves them.
+ */
+const SYSTEM_STATES = new Uint8Array([0x80, 0x00, 0x00, 0x81, 0x82, 0x80]);
 
 /** HPET as QEMU's hpet.c reports it: 3 timers, ID 0x8086a201, at 0xfed00000. */
 const HPET_BLOCK = { eventTimerBlockId: 0x8086a201, address: 0xfed00000n, minTick: 0, pageProtection: 0 } as const;
@@ -101,6 +109,8 @@ export class Machine implements Snapshottable<MachineState> {
   /** Debug consoles by port; `debugcon` is the first (0xe9 by default). */
   readonly debugcons: readonly Debugcon[];
   readonly debugExit: DebugExit | undefined;
+  /** q35 only: the ICH9 SMI feature negotiation files. */
+  readonly smiFeatures: Ich9SmiFeatures | undefined;
   readonly #bootOrder: Uint8Array;
 
   /** @throws ConfigError for options QEMU would refuse; FwCfgError, VmcoreinfoError as QEMU's realize. */
@@ -126,6 +136,8 @@ export class Machine implements Snapshottable<MachineState> {
     }
     this.#bootOrder = bootOrderBytes(options.bootOrder);
     populateFwCfg(this.fwcfg, this.layout, this.cpus, options);
+    this.fwcfg.addFile('etc/system-states', SYSTEM_STATES.slice());
+    this.smiFeatures = this.type === 'q35' ? new Ich9SmiFeatures(this.fwcfg) : undefined;
     this.vmcoreinfo = options.vmcoreinfo === false ? undefined : new Vmcoreinfo(this.fwcfg);
 
     const debugconPorts = options.debugcon === false ? [] : (options.debugcon?.ports ?? [0xe9, 0x402]);
@@ -155,6 +167,7 @@ export class Machine implements Snapshottable<MachineState> {
     this.fwcfg.setFile('bootorder', this.#bootOrder);
     this.fwcfg.setFile('bios-geometry', new Uint8Array(0));
     this.vmcoreinfo?.reset();
+    this.smiFeatures?.reset();
     this.debugExit?.reset();
     for (const d of this.debugcons) d.reset();
   }
@@ -169,6 +182,7 @@ export class Machine implements Snapshottable<MachineState> {
       vmcoreinfo: this.vmcoreinfo?.saveState() ?? null,
       debugExit: this.debugExit?.saveState() ?? null,
       debugcon: Object.fromEntries(this.debugcons.map((d) => [d.port.toString(16), d.saveState()])),
+      smiFeatures: this.smiFeatures?.saveState() ?? null,
     };
   }
 
@@ -182,7 +196,8 @@ export class Machine implements Snapshottable<MachineState> {
     if (state.machine !== this.type || state.memorySize !== this.layout.ramSize || state.cpus !== this.cpus) {
       throw new StateError('bad-state', `machine state is for ${state.machine} with ${String(state.memorySize)} bytes and ${String(state.cpus)} CPUs, not this ${this.type} with ${this.layout.ramSize} and ${this.cpus}`);
     }
-    if ((state.vmcoreinfo === null) !== (this.vmcoreinfo === undefined) || (state.debugExit === null) !== (this.debugExit === undefined)) {
+    const present = (part: unknown, device: unknown): boolean => (part === null) === (device === undefined);
+    if (!present(state.vmcoreinfo, this.vmcoreinfo) || !present(state.debugExit, this.debugExit) || !present(state.smiFeatures, this.smiFeatures)) {
       throw new StateError('bad-state', 'machine state has a different set of devices');
     }
     const before = this.saveState();
@@ -198,6 +213,7 @@ export class Machine implements Snapshottable<MachineState> {
     this.fwcfg.loadState(state.fwcfg);
     if (state.vmcoreinfo !== null) this.vmcoreinfo?.loadState(state.vmcoreinfo);
     if (state.debugExit !== null) this.debugExit?.loadState(state.debugExit);
+    if (state.smiFeatures !== null) this.smiFeatures?.loadState(state.smiFeatures);
     for (const d of this.debugcons) {
       const saved = state.debugcon[d.port.toString(16)];
       if (saved === undefined) throw new StateError('bad-state', `machine state has no debug console at 0x${d.port.toString(16)}`);

@@ -1,11 +1,12 @@
 /**
  * The x86 I/O-port bus: a 64 K-entry dispatch table with QEMU 7.2's access rules.
  *
- * An access is cut where a device's ports end, split into pieces no wider than the device takes
- * and (unless it handles unaligned pieces) no wider than the offset's alignment, and each piece is
- * offered to the device's `accepts`. A rejected read piece reads 0 and a rejected write piece is
- * dropped (QEMU's unassigned_mem_read); ports nobody maps read as all-ones (QEMU's unassigned I/O).
- * The pieces of a read are assembled in address order, little-endian, as an x86 IN sees them.
+ * An IN or OUT goes whole to the device holding its first port, as QEMU's address_space_ld/st
+ * dispatch it: nothing is split or clipped at the device's last port. QEMU's
+ * memory_region_access_valid then decides: the device's `accepts`, natural alignment (unless the
+ * device takes unaligned accesses) and its min/max width. A rejected read returns 0 and a rejected
+ * write is dropped; ports nobody maps read as all-ones. Checked against QEMU 7.2 with
+ * firmware/golden/fwcfg-probe (e.g. inl 0x510 = 0, inw 0x511 = 0 without a data read).
  */
 
 import type { Diagnostics } from './diagnostics.js';
@@ -22,11 +23,13 @@ export interface PortDevice {
 export interface PortMappingOptions {
   /** Shown in errors and diagnostics, and the handle for `unmap`. */
   readonly name: string;
-  /** Widest piece the device takes (QEMU valid.max_access_size); wider accesses are split. Default 4. */
+  /** Narrowest access the device takes (QEMU valid.min_access_size). Default 1. */
+  readonly minAccessSize?: IoSize;
+  /** Widest access the device takes (QEMU valid.max_access_size). Default 4. */
   readonly maxAccessSize?: IoSize;
-  /** True if the device takes pieces at any alignment (QEMU impl.unaligned). Default false. */
+  /** True if the device takes unaligned accesses (QEMU valid.unaligned). Default false. */
   readonly unaligned?: boolean;
-  /** QEMU's valid.accepts: whether this piece reaches the device at all. Default: every piece. */
+  /** QEMU's valid.accepts: whether this access reaches the device at all. Default: all. */
   readonly accepts?: (offset: number, size: IoSize, isWrite: boolean) => boolean;
 }
 
@@ -39,13 +42,14 @@ export interface PortMapping {
 interface Mapping extends PortMapping {
   readonly end: number;
   readonly device: PortDevice;
+  readonly minAccessSize: IoSize;
   readonly maxAccessSize: IoSize;
   readonly unaligned: boolean;
   readonly accepts: ((offset: number, size: IoSize, isWrite: boolean) => boolean) | undefined;
 }
 
 const PORT_COUNT = 0x10000;
-const PIECE_MASK = [0, 0xff, 0xffff, 0xffffff, 0xffffffff] as const;
+const SIZE_MASK = [0, 0xff, 0xffff, 0xffffff, 0xffffffff] as const;
 
 export class PortBus {
   readonly #table: (Mapping | undefined)[] = new Array<Mapping | undefined>(PORT_COUNT).fill(undefined);
@@ -80,6 +84,7 @@ export class PortBus {
       length,
       end: base + length,
       device,
+      minAccessSize: options.minAccessSize ?? 1,
       maxAccessSize: options.maxAccessSize ?? 4,
       unaligned: options.unaligned ?? false,
       accepts: options.accepts,
@@ -110,17 +115,16 @@ export class PortBus {
   read(port: number, size: IoSize): number {
     checkAccess(port, size);
     const m = this.#table[port];
-    if (m !== undefined && port + size <= m.end && size <= m.maxAccessSize) {
-      const offset = port - m.base;
-      if (size === 1 || m.unaligned || (offset & (size - 1)) === 0) {
-        if (m.accepts !== undefined && !m.accepts(offset, size, false)) {
-          this.#reportWidth(m, port, size, false);
-          return 0;
-        }
-        return m.device.ioRead(offset, size) >>> 0;
-      }
+    if (m === undefined) {
+      this.#diagnostics.report('port-unmapped-read', () => `IN of ${size} at 0x${hex4(port)}`);
+      return SIZE_MASK[size];
     }
-    return this.#readPieces(port, size);
+    const offset = port - m.base;
+    if (!valid(m, offset, size, false)) {
+      this.#reportWidth(m, port, size, false);
+      return 0;
+    }
+    return (m.device.ioRead(offset, size) & SIZE_MASK[size]) >>> 0;
   }
 
   /**
@@ -129,85 +133,29 @@ export class PortBus {
    */
   write(port: number, size: IoSize, value: number): void {
     checkAccess(port, size);
-    const piece = (value & PIECE_MASK[size]) >>> 0;
     const m = this.#table[port];
-    if (m !== undefined && port + size <= m.end && size <= m.maxAccessSize) {
-      const offset = port - m.base;
-      if (size === 1 || m.unaligned || (offset & (size - 1)) === 0) {
-        if (m.accepts !== undefined && !m.accepts(offset, size, true)) {
-          this.#reportWidth(m, port, size, true);
-          return;
-        }
-        m.device.ioWrite(offset, size, piece);
-        return;
-      }
+    if (m === undefined) {
+      this.#diagnostics.report('port-unmapped-write', () => `OUT of ${size} at 0x${hex4(port)}`);
+      return;
     }
-    this.#writePieces(port, size, piece);
-  }
-
-  #readPieces(port: number, size: IoSize): number {
-    let value = 0;
-    let done = 0;
-    while (done < size) {
-      const addr = port + done;
-      const m = addr < PORT_COUNT ? this.#table[addr] : undefined;
-      if (m === undefined) {
-        this.#diagnostics.report('port-unmapped-read', () => `IN at 0x${hex4(addr)}`);
-        value += 0xff * 2 ** (8 * done);
-        done += 1;
-        continue;
-      }
-      const len = pieceLength(m, addr, size - done);
-      const offset = addr - m.base;
-      let piece = 0;
-      if (m.accepts === undefined || m.accepts(offset, len, false)) {
-        piece = (m.device.ioRead(offset, len) & PIECE_MASK[len]) >>> 0;
-      } else {
-        this.#reportWidth(m, addr, len, false);
-      }
-      value += piece * 2 ** (8 * done);
-      done += len;
+    const offset = port - m.base;
+    if (!valid(m, offset, size, true)) {
+      this.#reportWidth(m, port, size, true);
+      return;
     }
-    return value >>> 0;
-  }
-
-  #writePieces(port: number, size: IoSize, value: number): void {
-    let done = 0;
-    while (done < size) {
-      const addr = port + done;
-      const m = addr < PORT_COUNT ? this.#table[addr] : undefined;
-      if (m === undefined) {
-        this.#diagnostics.report('port-unmapped-write', () => `OUT at 0x${hex4(addr)}`);
-        done += 1;
-        continue;
-      }
-      const len = pieceLength(m, addr, size - done);
-      const offset = addr - m.base;
-      const piece = Math.floor(value / 2 ** (8 * done)) & PIECE_MASK[len];
-      if (m.accepts === undefined || m.accepts(offset, len, true)) {
-        m.device.ioWrite(offset, len, piece >>> 0);
-      } else {
-        this.#reportWidth(m, addr, len, true);
-      }
-      done += len;
-    }
+    m.device.ioWrite(offset, size, (value & SIZE_MASK[size]) >>> 0);
   }
 
   #reportWidth(m: Mapping, port: number, size: IoSize, isWrite: boolean): void {
-    this.#diagnostics.report('port-width-rejected', () => `${isWrite ? 'OUT' : 'IN'} of ${size} at 0x${hex4(port)} (${m.name})`);
+    this.#diagnostics.report('port-width-rejected', () => `${isWrite ? 'OUT' : 'IN'} of ${size} at 0x${hex4(port)} rejected by ${m.name}`);
   }
 }
 
-/** The piece QEMU's memory_access_size would issue: clipped to the device, its width, its alignment. */
-function pieceLength(m: Mapping, addr: number, remaining: number): IoSize {
-  let max: number = m.maxAccessSize;
-  const offset = addr - m.base;
-  if (!m.unaligned) {
-    const align = offset & -offset;
-    if (align !== 0 && align < max) max = align;
-  }
-  const len = Math.min(remaining, m.end - addr, max);
-  return len >= 4 ? 4 : len >= 2 ? 2 : 1;
+/** QEMU's memory_region_access_valid: accepts, then alignment, then the width range. */
+function valid(m: Mapping, offset: number, size: IoSize, isWrite: boolean): boolean {
+  if (m.accepts !== undefined && !m.accepts(offset, size, isWrite)) return false;
+  if (!m.unaligned && (offset & (size - 1)) !== 0) return false;
+  return size >= m.minAccessSize && size <= m.maxAccessSize;
 }
 
 function checkAccess(port: number, size: number): void {

@@ -1,7 +1,7 @@
 /**
  * The Bochs/QEMU debug console (QEMU isa-debugcon, `-debugcon`): every byte the guest OUTs to the
- * port is console output; reads return the readback value 0xe9. Only 1-byte accesses reach it,
- * as QEMU's valid.max_access_size of 1 makes the bus split wider ones.
+ * port is console output; reads return the readback value 0xe9. Only 1-byte accesses reach it:
+ * QEMU's valid.max_access_size of 1 makes the bus drop wider ones whole.
  *
  * Output is kept for the embedder (bounded: past `maxBytes` it is counted and dropped) and also
  * handed to an optional listener as it arrives.
