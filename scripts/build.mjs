@@ -1,0 +1,23 @@
+// Builds slice86 with esbuild: the browser-safe ESM bundle (platform "browser": a Node built-in
+// anywhere behind src/index.ts fails the build), the Node ESM entry, the CLI and the benchmarks;
+// then the type declarations with tsc.
+import { build } from 'esbuild';
+import { execFileSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
+
+rmSync('dist', { recursive: true, force: true });
+const common = { bundle: true, format: 'esm', target: 'es2022', sourcemap: true, logLevel: 'warning' };
+await Promise.all([
+  build({ ...common, platform: 'browser', entryPoints: ['src/index.ts'], outfile: 'dist/browser/slice86.js' }),
+  build({ ...common, platform: 'node', entryPoints: ['src/index.ts'], outfile: 'dist/node/index.js', packages: 'external' }),
+  build({
+    ...common,
+    platform: 'node',
+    entryPoints: ['src/cli/main.ts'],
+    outfile: 'dist/cli/slice86.js',
+    packages: 'external',
+    banner: { js: '#!/usr/bin/env node' },
+  }),
+  build({ ...common, platform: 'node', entryPoints: ['bench/bench.ts'], outfile: 'dist/bench/bench.js', packages: 'external' }),
+]);
+execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
