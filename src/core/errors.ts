@@ -59,6 +59,28 @@ export type StateErrorCode = 'bad-state-version' | 'bad-state';
 /** A saved state that cannot be loaded. Nothing is changed when one is thrown. */
 export class StateError extends Slice86Error<StateErrorCode> {}
 
+export type DumpErrorCode =
+  | 'invalid-argument'
+  | 'unsupported-format'
+  | 'no-guest-memory'
+  | 'dump-in-progress'
+  | 'not-seekable'
+  | 'sink-failed'
+  | 'aborted';
+
+/**
+ * A dump that could not be made. `qemuMessage` carries QEMU 7.2's own error text where QEMU
+ * refuses the same request, for the QMP-shaped entry.
+ */
+export class DumpError extends Slice86Error<DumpErrorCode> {
+  readonly qemuMessage: string | undefined;
+
+  constructor(code: DumpErrorCode, message: string, options?: { cause?: unknown; qemuMessage?: string }) {
+    super(code, message, options);
+    this.qemuMessage = options?.qemuMessage;
+  }
+}
+
 /** A broken internal invariant: a bug in slice86, never reachable from guest input. */
 export class InternalError extends Slice86Error<'internal'> {
   constructor(message: string) {

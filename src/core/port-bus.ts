@@ -5,8 +5,9 @@
  * dispatch it: nothing is split or clipped at the device's last port. QEMU's
  * memory_region_access_valid then decides: the device's `accepts`, natural alignment (unless the
  * device takes unaligned accesses) and its min/max width. A rejected read returns 0 and a rejected
- * write is dropped; ports nobody maps read as all-ones. Checked against QEMU 7.2 with
- * firmware/golden/fwcfg-probe (e.g. inl 0x510 = 0, inw 0x511 = 0 without a data read).
+ * write is dropped; ports nobody maps read as all-ones when aligned and 0 when not. Checked
+ * against QEMU 7.2 with firmware/golden/fwcfg-probe and unassigned-io (e.g. inl 0x510 = 0,
+ * inw 0x511 = 0 without a data read, inw 0x512 = 0xffff, inw 0x513 = 0).
  */
 
 import type { Diagnostics } from './diagnostics.js';
@@ -117,7 +118,8 @@ export class PortBus {
     const m = this.#table[port];
     if (m === undefined) {
       this.#diagnostics.report('port-unmapped-read', () => `IN of ${size} at 0x${hex4(port)}`);
-      return SIZE_MASK[size];
+      // QEMU's unassigned-I/O region reads all-ones, but rejects misaligned reads like any device.
+      return (port & (size - 1)) === 0 ? SIZE_MASK[size] : 0;
     }
     const offset = port - m.base;
     if (!valid(m, offset, size, false)) {

@@ -8,7 +8,6 @@
  * 12-byte note headers on x86. Never throws on guest data.
  */
 
-import type { GuestMemory } from '../core/guest-memory.js';
 import { readU32le } from '../core/bytes.js';
 import { FW_CFG_VMCOREINFO_FORMAT_ELF } from '../fwcfg/abi.js';
 import type { VmcoreinfoRecord } from './vmcoreinfo.js';
@@ -19,6 +18,8 @@ export const MAX_GUEST_NOTE_SIZE = 1 << 20;
 export const NOTE_HEADER_SIZE = 12;
 const VMCOREINFO_NAME = 'VMCOREINFO\0';
 const PHYS_BASE_PREFIX = 'NUMBER(phys_base)=';
+/** One character per byte; never throws, whatever the guest wrote. */
+const LATIN1 = new TextDecoder('latin1');
 
 export interface GuestNoteOptions {
   /** phys_base is read only for x86_64 dumps (EM_X86_64), as in QEMU. */
@@ -50,28 +51,51 @@ export interface GuestNoteResult {
   readonly warnings: readonly string[];
 }
 
-/** Loads and validates the registered note. Memory holes read as zeros, as QEMU's unchecked read. */
-export function readGuestNote(memory: GuestMemory, record: VmcoreinfoRecord, options: GuestNoteOptions): GuestNoteResult {
-  const warnings: string[] = [];
-  const none = (warning: string): GuestNoteResult => ({ note: undefined, physBase: undefined, warnings: [...warnings, warning] });
-  if (!record.hasVmcoreinfo) return none('guest note is not present');
-  if (record.size < NOTE_HEADER_SIZE || record.size > MAX_GUEST_NOTE_SIZE) return none(`guest note size is invalid: ${record.size}`);
-  if (record.guestFormat !== FW_CFG_VMCOREINFO_FORMAT_ELF) return none(`guest note format is unsupported: ${record.guestFormat}`);
+/** Guest-physical reads with DMA rules: holes read as zeros. GuestMemory is one. */
+export interface PhysicalReader {
+  dmaRead(gpa: number, dst: Uint8Array): boolean;
+}
 
+/** Loads and validates the registered note. Memory holes read as zeros, as QEMU's unchecked read. */
+export function readGuestNote(memory: PhysicalReader, record: VmcoreinfoRecord, options: GuestNoteOptions): GuestNoteResult {
+  if (!record.hasVmcoreinfo) return noNote('guest note is not present');
+  if (record.size < NOTE_HEADER_SIZE || record.size > MAX_GUEST_NOTE_SIZE) return noNote(`guest note size is invalid: ${record.size}`);
+  if (record.guestFormat !== FW_CFG_VMCOREINFO_FORMAT_ELF) return noNote(`guest note format is unsupported: ${record.guestFormat}`);
   // One spare byte, as QEMU allocates size+1, so a descriptor ending at `size` can be terminated.
   const buffer = new Uint8Array(record.size + 1);
   const paddr = record.paddr <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(record.paddr) : Number.POSITIVE_INFINITY;
   memory.dmaRead(paddr, buffer.subarray(0, record.size));
+  return parseGuestNote(buffer, record.size, options);
+}
+
+/**
+ * Validates a note already in hand (e.g. read back from a dump file) exactly as a registered one.
+ * `buffer` holds the note; its registered size is its length.
+ */
+export function guestNoteFromBytes(bytes: Uint8Array, options: GuestNoteOptions): GuestNoteResult {
+  if (bytes.length < NOTE_HEADER_SIZE || bytes.length > MAX_GUEST_NOTE_SIZE) return noNote(`guest note size is invalid: ${bytes.length}`);
+  const buffer = new Uint8Array(bytes.length + 1);
+  buffer.set(bytes);
+  return parseGuestNote(buffer, bytes.length, options);
+}
+
+function noNote(warning: string): GuestNoteResult {
+  return { note: undefined, physBase: undefined, warnings: [warning] };
+}
+
+/** Header checks and the phys_base line; `buffer` is `size` note bytes plus one spare byte. */
+function parseGuestNote(buffer: Uint8Array, size: number, options: GuestNoteOptions): GuestNoteResult {
+  const warnings: string[] = [];
   const nameSize = readU32le(buffer, 0);
   const descSize = readU32le(buffer, 4);
   const nameWords = Math.ceil(nameSize / 4);
   const noteSize = (Math.ceil(NOTE_HEADER_SIZE / 4) + nameWords + Math.ceil(descSize / 4)) * 4;
-  if (nameSize > MAX_GUEST_NOTE_SIZE || descSize > MAX_GUEST_NOTE_SIZE || noteSize > record.size) {
-    return none('Invalid guest note header');
+  if (nameSize > MAX_GUEST_NOTE_SIZE || descSize > MAX_GUEST_NOTE_SIZE || noteSize > size) {
+    return noNote('Invalid guest note header');
   }
   const descOffset = NOTE_HEADER_SIZE + nameWords * 4;
   const nameBytes = buffer.subarray(NOTE_HEADER_SIZE, NOTE_HEADER_SIZE + nameSize);
-  const name = String.fromCharCode(...nameBytes);
+  const name = LATIN1.decode(nameBytes);
   const isVmcoreinfo = name === VMCOREINFO_NAME;
   // QEMU NUL-terminates the descriptor of a VMCOREINFO note in its own copy, which is what it
   // writes out: the byte after the text becomes 0 (a padding byte when descsz % 4 != 0).
@@ -80,7 +104,10 @@ export function readGuestNote(memory: GuestMemory, record: VmcoreinfoRecord, opt
 
   let physBase: bigint | undefined;
   if (isVmcoreinfo && options.machine === 'x86_64') {
-    const text = String.fromCharCode(...buffer.subarray(descOffset, descOffset + descSize));
+    // QEMU splits the descriptor as a C string: the text ends at its first NUL.
+    const desc = buffer.subarray(descOffset, descOffset + descSize);
+    const nul = desc.indexOf(0);
+    const text = LATIN1.decode(nul === -1 ? desc : desc.subarray(0, nul));
     const line = text.split('\n').find((l) => l.startsWith(PHYS_BASE_PREFIX));
     if (line !== undefined) {
       const value = line.slice(PHYS_BASE_PREFIX.length);

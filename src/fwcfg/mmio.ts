@@ -7,7 +7,7 @@
  *  - data (`dataWidth` bytes): reads at offset 0 of 1..dataWidth bytes return the next item bytes
  *    in order, zero-padded at the end if the item runs out (the cursor advances only by real
  *    bytes); writes are ignored.
- *  - DMA (8 bytes, big-endian): reads give "QEMU CFG"; 4-byte writes at 0/4 latch halves as on x86,
+ *  - DMA (8 bytes, big-endian): aligned reads give "QEMU CFG"; 4-byte writes at 0/4 latch halves as on x86,
  *    and an 8-byte write at 0 sets the whole address and runs the transfer.
  * Anything else is rejected as QEMU's valid.accepts rejects it: reads give zeros, writes drop.
  */
@@ -61,7 +61,7 @@ export class FwCfgMmio {
         if (item === undefined || this.#core.curOffset >= item.data.length) break;
         out[i] = this.#core.readByte();
       }
-    } else if (offset >= dmaOffset && offset + size <= dmaOffset + FW_CFG_DMA_SIZE) {
+    } else if (offset >= dmaOffset && offset + size <= dmaOffset + FW_CFG_DMA_SIZE && (offset - dmaOffset) % size === 0) {
       for (let i = 0; i < size; i++) out[i] = FW_CFG_DMA_SIGNATURE_BYTES[offset - dmaOffset + i] ?? 0;
     } else {
       this.#reject(offset, size, false);

@@ -1,0 +1,84 @@
+/**
+ * The running dump's plumbing, shared by every format writer: the sink, cancellation, progress,
+ * and zero-page detection. Writers call only this, so sink errors and aborts are handled once.
+ */
+
+import { DumpError } from '../core/errors.js';
+import type { ByteSink } from './sink.js';
+
+export type ZeroTest = (bytes: Uint8Array) => boolean;
+
+/** Portable all-zero test, four bytes at a time where the view is aligned. */
+export function isZeroBytes(bytes: Uint8Array): boolean {
+  const aligned = bytes.byteOffset % 4 === 0 ? bytes.length - (bytes.length % 4) : 0;
+  const words = new Uint32Array(bytes.buffer, bytes.byteOffset, aligned / 4);
+  for (const word of words) if (word !== 0) return false;
+  for (let i = aligned; i < bytes.length; i++) if (bytes[i] !== 0) return false;
+  return true;
+}
+
+export class DumpContext {
+  readonly #sink: ByteSink;
+  readonly #signal: AbortSignal | undefined;
+  readonly #onProgress: ((completed: number) => void) | undefined;
+  readonly isZero: ZeroTest;
+  /** True when the sink can make holes for zero runs. */
+  readonly sparse: boolean;
+  /** True when the sink takes positioned writes. */
+  readonly seekable: boolean;
+  completed = 0;
+  /** Sequential bytes written so far. */
+  position = 0;
+  /** End of the furthest byte written, positioned writes included: the output's size. */
+  extent = 0;
+
+  constructor(sink: ByteSink, options: { signal?: AbortSignal | undefined; onProgress?: ((completed: number) => void) | undefined; isZero?: ZeroTest | undefined }) {
+    this.#sink = sink;
+    this.#signal = options.signal;
+    this.#onProgress = options.onProgress;
+    this.isZero = options.isZero ?? isZeroBytes;
+    this.sparse = sink.writeZeros !== undefined;
+    this.seekable = sink.writeAt !== undefined;
+  }
+
+  checkAborted(): void {
+    if (this.#signal?.aborted === true) {
+      throw new DumpError('aborted', 'dump cancelled', { cause: this.#signal.reason });
+    }
+  }
+
+  progress(bytes: number): void {
+    this.completed += bytes;
+    this.#onProgress?.(this.completed);
+  }
+
+  async write(chunk: Uint8Array): Promise<void> {
+    if (chunk.length === 0) return;
+    await this.#call(() => this.#sink.write(chunk));
+    this.position += chunk.length;
+    this.extent = Math.max(this.extent, this.position);
+  }
+
+  async writeZeros(length: number): Promise<void> {
+    if (length === 0) return;
+    const sink = this.#sink;
+    await this.#call(() => (sink.writeZeros === undefined ? sink.write(new Uint8Array(length)) : sink.writeZeros(length)));
+    this.position += length;
+    this.extent = Math.max(this.extent, this.position);
+  }
+
+  async writeAt(offset: number, chunk: Uint8Array): Promise<void> {
+    const sink = this.#sink;
+    if (sink.writeAt === undefined) throw new DumpError('not-seekable', 'this format needs a sink with positioned writes (writeAt)');
+    await this.#call(() => sink.writeAt?.(offset, chunk));
+    this.extent = Math.max(this.extent, offset + chunk.length);
+  }
+
+  async #call(fn: () => void | Promise<void>): Promise<void> {
+    try {
+      await fn();
+    } catch (cause) {
+      throw new DumpError('sink-failed', `dump output failed at byte ${this.position}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    }
+  }
+}

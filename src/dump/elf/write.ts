@@ -1,0 +1,124 @@
+/**
+ * Writes an ELF core from its layout: header, section headers, program headers and notes as one
+ * buffer, then guest memory streamed block by block (views, never copies), then the string table.
+ * Runs of all-zero pages go to the sink's `writeZeros` when it has one, so files become sparse.
+ * In the 'qemu-7.2' flavour e_ehsize is 8, QEMU's bug; otherwise it is the real header size.
+ */
+
+import { writeU16le, writeU32le, writeU64le } from '../../core/bytes.js';
+import { assert } from '../../core/errors.js';
+import type { DumpContext } from '../context.js';
+import { PN_XNUM, SHSTRTAB, type ElfLayout } from './layout.js';
+
+const ET_CORE = 4;
+const PT_LOAD = 1;
+const PT_NOTE = 4;
+const SHT_STRTAB = 3;
+/** Bytes handed to the sink per write while streaming memory. */
+export const MEMORY_CHUNK_BYTES = 1 << 20;
+export const PAGE_SIZE = 4096;
+
+export function elfHeaderBytes(layout: ElfLayout, notes: Uint8Array, qemuEhsize: boolean): Uint8Array {
+  assert(notes.length === layout.noteSize, 'note bytes differ from the planned note size');
+  const out = new Uint8Array(layout.noteOffset + layout.noteSize);
+  const is64 = layout.elfClass === 64;
+  out.set([0x7f, 0x45, 0x4c, 0x46, is64 ? 2 : 1, 1, 1], 0);
+  writeU16le(out, 16, ET_CORE);
+  writeU16le(out, 18, layout.machine);
+  writeU32le(out, 20, 1);
+  const word = (at64: number, at32: number, value: bigint | number): void => {
+    if (is64) writeU64le(out, at64, BigInt(value));
+    else writeU32le(out, at32, Number(BigInt(value) & 0xffffffffn));
+  };
+  word(32, 28, layout.phdrOffset);
+  word(40, 32, layout.shdrOffset);
+  const tail = is64 ? 52 : 40;
+  writeU16le(out, tail, qemuEhsize ? 8 : layout.ehdrSize);
+  writeU16le(out, tail + 2, layout.phentSize);
+  writeU16le(out, tail + 4, Math.min(layout.phdrCount, PN_XNUM));
+  writeU16le(out, tail + 6, layout.shentSize);
+  writeU16le(out, tail + 8, 2);
+  writeU16le(out, tail + 10, 1);
+  writeSectionHeaders(out, layout);
+  writeProgramHeaders(out, layout);
+  out.set(notes, layout.noteOffset);
+  return out;
+}
+
+function writeSectionHeaders(out: Uint8Array, layout: ElfLayout): void {
+  const at = layout.shdrOffset;
+  const second = at + layout.shentSize;
+  if (layout.elfClass === 64) {
+    if (layout.phdrCount >= PN_XNUM) writeU32le(out, at + 44, layout.phdrCount);
+    writeU32le(out, second, 1);
+    writeU32le(out, second + 4, SHT_STRTAB);
+    writeU64le(out, second + 24, BigInt(layout.sectionOffset));
+    writeU64le(out, second + 32, BigInt(SHSTRTAB.length));
+  } else {
+    if (layout.phdrCount >= PN_XNUM) writeU32le(out, at + 28, layout.phdrCount);
+    writeU32le(out, second, 1);
+    writeU32le(out, second + 4, SHT_STRTAB);
+    writeU32le(out, second + 16, layout.sectionOffset);
+    writeU32le(out, second + 20, SHSTRTAB.length);
+  }
+}
+
+function writeProgramHeaders(out: Uint8Array, layout: ElfLayout): void {
+  const headers = [
+    { type: PT_NOTE, offset: BigInt(layout.noteOffset), vaddr: 0n, paddr: 0n, filesz: BigInt(layout.noteSize), memsz: BigInt(layout.noteSize) },
+    ...layout.loads.map((l) => ({ type: PT_LOAD, ...l })),
+  ];
+  headers.forEach((h, i) => {
+    const at = layout.phdrOffset + i * layout.phentSize;
+    if (layout.elfClass === 64) {
+      writeU32le(out, at, h.type);
+      writeU64le(out, at + 8, h.offset);
+      writeU64le(out, at + 16, h.vaddr);
+      writeU64le(out, at + 24, h.paddr);
+      writeU64le(out, at + 32, h.filesz);
+      writeU64le(out, at + 40, h.memsz);
+    } else {
+      const u32 = (v: bigint): number => Number(v & 0xffffffffn);
+      writeU32le(out, at, h.type);
+      writeU32le(out, at + 4, u32(h.offset));
+      writeU32le(out, at + 8, u32(h.vaddr));
+      writeU32le(out, at + 12, u32(h.paddr));
+      writeU32le(out, at + 16, u32(h.filesz));
+      writeU32le(out, at + 20, u32(h.memsz));
+    }
+  });
+}
+
+/** Streams the whole file; `header` is elfHeaderBytes' result. */
+export async function writeElf(layout: ElfLayout, header: Uint8Array, ctx: DumpContext): Promise<void> {
+  await ctx.write(header);
+  for (const b of layout.blocks) {
+    for (let done = 0; done < b.sizeBytes; done += MEMORY_CHUNK_BYTES) {
+      ctx.checkAborted();
+      const length = Math.min(MEMORY_CHUNK_BYTES, b.sizeBytes - done);
+      await writeMemoryChunk(b.block.read(b.blockOffset + done, length), ctx);
+      ctx.progress(length);
+    }
+  }
+  await ctx.write(SHSTRTAB);
+}
+
+/** Writes a chunk, turning whole zero pages into `writeZeros` runs where the sink supports them. */
+async function writeMemoryChunk(chunk: Uint8Array, ctx: DumpContext): Promise<void> {
+  if (!ctx.sparse) {
+    await ctx.write(chunk);
+    return;
+  }
+  let runStart = 0;
+  let zeroRun = false;
+  for (let at = 0; at < chunk.length; at += PAGE_SIZE) {
+    const page = chunk.subarray(at, Math.min(at + PAGE_SIZE, chunk.length));
+    const zero = ctx.isZero(page);
+    if (zero !== zeroRun && at > runStart) {
+      await (zeroRun ? ctx.writeZeros(at - runStart) : ctx.write(chunk.subarray(runStart, at)));
+      runStart = at;
+    }
+    zeroRun = zero;
+  }
+  if (chunk.length > runStart) await (zeroRun ? ctx.writeZeros(chunk.length - runStart) : ctx.write(chunk.subarray(runStart)));
+}

@@ -1,0 +1,259 @@
+/**
+ * The dump engine, shaped like QEMU 7.2's dump-guest-memory: one dump at a time per engine, a
+ * query-dump status, a capability list, and a DUMP_COMPLETED-style event. Requests are checked in
+ * QEMU's order and refused with QEMU's texts (DumpError.qemuMessage); then the source is held
+ * (no guest code runs), the guest note is read, and the chosen format is streamed to the sink.
+ */
+
+import { DumpError } from '../core/errors.js';
+import { guestNoteFromBytes, readGuestNote, type GuestNoteResult } from '../devices/vmcoreinfo-note.js';
+import { DumpContext, type ZeroTest } from './context.js';
+import { elfHeaderBytes, writeElf } from './elf/write.js';
+import { EM_X86_64, elfClassFor, filterBlocks, layoutElf, type Filter } from './elf/layout.js';
+import type { CodecName, PageCodec } from './kdump/codecs/codec.js';
+import { zlibCodec } from './kdump/codecs/zlib.js';
+import { layoutKdump } from './kdump/layout.js';
+import { dumpablePfns, maxMapnr } from './kdump/pages.js';
+import { writeKdump } from './kdump/write.js';
+import { blockMappings, filterMappings } from './mapping.js';
+import { buildNotes, type DumpFlavour, type DumpNotes } from './notes.js';
+import type { ByteSink } from './sink.js';
+import type { DumpSource } from './source.js';
+
+/** Every format, in the order capabilities list them (QEMU's, with zstd after snappy). */
+export const DUMP_FORMATS = [
+  'elf',
+  'kdump-zlib', 'kdump-raw-zlib',
+  'kdump-lzo', 'kdump-raw-lzo',
+  'kdump-snappy', 'kdump-raw-snappy',
+  'kdump-zstd', 'kdump-raw-zstd',
+] as const;
+export type DumpFormat = (typeof DUMP_FORMATS)[number];
+
+/** The codecs every runtime has; others (and faster Node ones) are passed in `codecs`. */
+export const BUILTIN_CODECS: Readonly<Partial<Record<CodecName, PageCodec>>> = { zlib: zlibCodec };
+
+export interface DumpOptions {
+  readonly sink: ByteSink;
+  /** Default 'elf'. */
+  readonly format?: DumpFormat | undefined;
+  /** Walk page tables for virtual mappings (ELF only). */
+  readonly paging?: boolean | undefined;
+  /** Physical filter start; needs `length`. ELF only. */
+  readonly begin?: number | undefined;
+  readonly length?: number | undefined;
+  /** 'qemu-7.2' writes QEMU 7.2's exact bytes, quirks included. */
+  readonly compat?: 'qemu-7.2' | undefined;
+  readonly signal?: AbortSignal | undefined;
+  readonly onProgress?: ((status: DumpStatus) => void) | undefined;
+  /** Each warning, in QEMU's words (e.g. "guest note is not present"). */
+  readonly onWarning?: ((text: string) => void) | undefined;
+  /** A faster all-zero page test (the Node entry passes one built on Buffer.compare). */
+  readonly isZero?: ZeroTest | undefined;
+}
+
+export interface DumpEngineOptions {
+  /** Page codecs by name, added to (or replacing) the built-in ones. */
+  readonly codecs?: Readonly<Partial<Record<CodecName, PageCodec>>>;
+}
+
+export interface DumpStatus {
+  readonly status: 'none' | 'active' | 'completed' | 'failed';
+  /** Guest memory bytes written so far (headers and notes not counted, as in QEMU). */
+  readonly completed: number;
+  readonly total: number;
+}
+
+export interface DumpCompleted {
+  readonly result: DumpStatus;
+  readonly error?: string;
+}
+
+export interface DumpResult {
+  readonly format: DumpFormat;
+  readonly status: DumpStatus;
+  readonly warnings: readonly string[];
+  /** File size as written. */
+  readonly bytesWritten: number;
+}
+
+export class DumpEngine {
+  #status: DumpStatus = { status: 'none', completed: 0, total: 0 };
+  readonly #listeners = new Set<(event: DumpCompleted) => void>();
+  readonly #codecs: Readonly<Partial<Record<CodecName, PageCodec>>>;
+
+  constructor(options: DumpEngineOptions = {}) {
+    this.#codecs = { ...BUILTIN_CODECS, ...options.codecs };
+  }
+
+  /** Like query-dump. */
+  queryDump(): DumpStatus {
+    return this.#status;
+  }
+
+  /** Like query-dump-guest-memory-capability. */
+  queryCapabilities(): { formats: DumpFormat[] } {
+    return { formats: DUMP_FORMATS.filter((f) => f === 'elf' || this.#codecs[codecOf(f)] !== undefined) };
+  }
+
+  /** Like the DUMP_COMPLETED event; returns the unsubscribe function. */
+  onCompleted(listener: (event: DumpCompleted) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /**
+   * Dumps `source` to `options.sink`.
+   * @throws DumpError: 'dump-in-progress', 'invalid-argument', 'unsupported-format',
+   *   'no-guest-memory' before anything is written; 'sink-failed', 'aborted' during writing (the
+   *   sink's abort() has been called then).
+   */
+  async dump(source: DumpSource, options: DumpOptions): Promise<DumpResult> {
+    if (this.#status.status === 'active') throw refuse('dump-in-progress', 'There is a dump in process, please wait.');
+    const format = validateFormat(options);
+    const codec = format === 'elf' ? undefined : this.#codecs[codecOf(format)];
+    if (format !== 'elf' && codec === undefined) throw refuse('unsupported-format', `${format} is not available now`);
+    const filter = validateFilter(source, options);
+    const flavour: DumpFlavour = options.compat === 'qemu-7.2' ? 'qemu-7.2' : 'default';
+    const release = source.hold?.();
+    const warnings: string[] = [];
+    const ctx = new DumpContext(options.sink, {
+      signal: options.signal,
+      isZero: options.isZero,
+      onProgress: (completed) => {
+        this.#status = { ...this.#status, completed };
+        options.onProgress?.(this.#status);
+      },
+    });
+    try {
+      const { elfClass, machine } = elfClassFor(source.cpus, source.blocks);
+      const note = loadGuestNote(source, machine === EM_X86_64 ? 'x86_64' : 'i386', options.compat);
+      for (const w of note.warnings) {
+        warnings.push(w);
+        options.onWarning?.(w);
+      }
+      const notes = buildNotes(source.cpus, machine, note.note, flavour);
+      const filtered = filterBlocks(source.blocks, filter);
+      const total = filtered.reduce((n, b) => n + b.sizeBytes, 0);
+      this.#status = { status: 'active', completed: 0, total };
+      if (codec === undefined) {
+        const mappings = filterMappings(blockMappings(source.blocks), filter);
+        const layout = layoutElf(source.cpus, source.blocks, filtered, mappings, notes.bytes.length);
+        await writeElf(layout, elfHeaderBytes(layout, notes.bytes, flavour === 'qemu-7.2'), ctx);
+      } else {
+        await writeKdumpFormat(source, notes, note, elfClass, codec, !format.startsWith('kdump-raw-'), ctx);
+      }
+      await closeSink(options.sink);
+      this.#finish({ status: 'completed', completed: ctx.completed, total });
+      return { format, status: this.#status, warnings, bytesWritten: ctx.extent };
+    } catch (error) {
+      await abortSink(options.sink, error);
+      this.#finish({ status: 'failed', completed: ctx.completed, total: this.#status.total }, error);
+      throw error;
+    } finally {
+      release?.();
+    }
+  }
+
+  #finish(status: DumpStatus, error?: unknown): void {
+    this.#status = status;
+    const event: DumpCompleted = error === undefined ? { result: status } : { result: status, error: describe(error) };
+    for (const listener of this.#listeners) listener(event);
+  }
+}
+
+/** One dump with a fresh engine. */
+export function dumpGuestMemory(source: DumpSource, options: DumpOptions): Promise<DumpResult> {
+  return new DumpEngine().dump(source, options);
+}
+
+function codecOf(format: Exclude<DumpFormat, 'elf'>): CodecName {
+  return format.slice(format.lastIndexOf('-') + 1) as CodecName;
+}
+
+async function writeKdumpFormat(
+  source: DumpSource,
+  notes: DumpNotes,
+  note: GuestNoteResult,
+  elfClass: 32 | 64,
+  codec: PageCodec,
+  flattened: boolean,
+  ctx: DumpContext,
+): Promise<void> {
+  const pfns = dumpablePfns(source.blocks);
+  const dumpable = pfns.reduce((n, r) => n + r.end - r.first, 0);
+  const layout = layoutKdump(elfClass, notes.bytes.length, maxMapnr(source.blocks), dumpable);
+  // offset_vmcoreinfo points at the guest note's text, only for a note named VMCOREINFO.
+  const guest = note.note;
+  const vmcoreinfo = guest?.isVmcoreinfo === true && notes.guestNoteOffset !== undefined
+    ? { vmcoreinfoOffset: layout.noteOffset + notes.guestNoteOffset + guest.descOffset, vmcoreinfoSize: guest.descSize }
+    : { vmcoreinfoOffset: 0, vmcoreinfoSize: 0 };
+  await writeKdump(source, { layout, pfns, notes: notes.bytes, codec, flattened, subHeader: { physBase: note.physBase ?? 0n, ...vmcoreinfo } }, ctx);
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : JSON.stringify(error);
+}
+
+function refuse(code: 'dump-in-progress' | 'invalid-argument' | 'unsupported-format' | 'no-guest-memory', qemuMessage: string): DumpError {
+  return new DumpError(code, qemuMessage, { qemuMessage });
+}
+
+function validateFormat(options: DumpOptions): DumpFormat {
+  // Checked at run time: JavaScript callers and the QMP entry pass plain strings.
+  const format: string = options.format ?? 'elf';
+  if (!isDumpFormat(format)) {
+    throw refuse('unsupported-format', `Invalid parameter 'format'`);
+  }
+  if (format !== 'elf' && (options.paging === true || options.begin !== undefined || options.length !== undefined)) {
+    throw refuse('invalid-argument', "kdump-compressed format doesn't support paging or filter");
+  }
+  if (options.begin !== undefined && options.length === undefined) throw refuse('invalid-argument', "Parameter 'length' is missing");
+  if (options.length !== undefined && options.begin === undefined) throw refuse('invalid-argument', "Parameter 'begin' is missing");
+  if (options.paging === true) throw refuse('unsupported-format', 'Obtaining memory mappings is unsupported on this CPU.');
+  return format;
+}
+
+function isDumpFormat(format: string): format is DumpFormat {
+  return (DUMP_FORMATS as readonly string[]).includes(format);
+}
+
+/** dump_init's filter checks, in QEMU 7.2's order and words. */
+function validateFilter(source: DumpSource, options: DumpOptions): Filter | undefined {
+  const { begin, length } = options;
+  if (begin === undefined || length === undefined) {
+    if (source.blocks.every((b) => b.sizeBytes === 0)) throw refuse('no-guest-memory', 'dump: no guest memory to dump');
+    return undefined;
+  }
+  if (!Number.isSafeInteger(begin) || !Number.isSafeInteger(length)) throw refuse('invalid-argument', "Invalid parameter 'begin'");
+  if (length === 0) throw refuse('invalid-argument', "Invalid parameter 'length'");
+  if (begin < 0) throw refuse('invalid-argument', "Invalid parameter 'begin'");
+  const filter = { begin, length: Math.max(length, 0) };
+  if (length < 0 || filterBlocks(source.blocks, filter).length === 0) throw refuse('no-guest-memory', 'dump: no guest memory to dump');
+  return filter;
+}
+
+function loadGuestNote(source: DumpSource, machine: 'x86_64' | 'i386', compat: 'qemu-7.2' | undefined): GuestNoteResult {
+  const input = source.guestNote;
+  if (input === undefined) return { note: undefined, physBase: undefined, warnings: [] };
+  const options = { machine, compat };
+  return input.kind === 'note'
+    ? guestNoteFromBytes(input.bytes, options)
+    : readGuestNote({ dmaRead: (gpa, dst) => source.readPhysical(gpa, dst) }, input.record, options);
+}
+
+async function closeSink(sink: ByteSink): Promise<void> {
+  try {
+    await sink.close?.();
+  } catch (cause) {
+    throw new DumpError('sink-failed', `dump output could not be completed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+  }
+}
+
+async function abortSink(sink: ByteSink, reason: unknown): Promise<void> {
+  try {
+    await sink.abort?.(reason);
+  } catch {
+    // The dump already failed; the original error is the one to report.
+  }
+}

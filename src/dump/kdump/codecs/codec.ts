@@ -1,0 +1,26 @@
+/**
+ * Page codecs for kdump-compressed dumps. One 4096-byte page in, a compressed block out, written
+ * into a caller-owned buffer (no per-page allocation where the library allows it). A codec
+ * returns -1 when it cannot make the page smaller; the writer then stores the page raw, as QEMU
+ * and makedumpfile do. Flags are the page-descriptor and header bits makedumpfile defines.
+ */
+
+export const DUMP_DH_COMPRESSED_ZLIB = 0x1;
+export const DUMP_DH_COMPRESSED_LZO = 0x2;
+export const DUMP_DH_COMPRESSED_SNAPPY = 0x4;
+export const DUMP_DH_COMPRESSED_ZSTD = 0x20;
+
+export type CodecName = 'zlib' | 'lzo' | 'snappy' | 'zstd';
+
+export interface PageCodec {
+  readonly name: CodecName;
+  /** The header status and page-descriptor flag. */
+  readonly flag: number;
+  /** Compresses `page` into `out`; the compressed length, or -1 if it is not smaller than the page. */
+  compress(page: Uint8Array, out: Uint8Array): number;
+  /** Decompresses a block into `out` (sized to the page); returns the length. Throws on bad data. */
+  decompress(block: Uint8Array, out: Uint8Array): number;
+}
+
+/** Room for any codec's output of one page (zlib's compressBound for 4096 is 4107). */
+export const CODEC_OUT_BYTES = 8192;

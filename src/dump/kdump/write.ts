@@ -1,0 +1,172 @@
+/**
+ * Writes a kdump-compressed dump as QEMU 7.2 does, piece by piece in its order: main header,
+ * sub-header, notes, bitmap chunks (1st then 2nd, chunk by chunk up to the last dumpable frame),
+ * then pages through two 16 KiB caches (page data, pre-loaded with the shared zero page; page
+ * descriptors), each flushed as one piece when the next item would not fit, descriptors first at
+ * the end. Pieces go out as makedumpfile "flattened" records (a 4096-byte header, then big-endian
+ * {offset, size} + bytes per piece, then an all-ones end marker) or, for raw files, as positioned
+ * writes, which needs a seekable sink.
+ */
+
+import { writeU32le, writeU64be, writeU64le } from '../../core/bytes.js';
+import { DumpError } from '../../core/errors.js';
+import type { DumpContext } from '../context.js';
+import type { DumpSource } from '../source.js';
+import { CODEC_OUT_BYTES, type PageCodec } from './codecs/codec.js';
+import { diskDumpHeader, kdumpSubHeader, KDUMP_BLOCK_SIZE, PAGE_DESC_SIZE, type KdumpLayout, type SubHeaderFields } from './layout.js';
+import { PAGE_SIZE, readPage, type PfnRange } from './pages.js';
+
+export const MAKEDUMPFILE_SIGNATURE = 'makedumpfile';
+const TYPE_FLAT_HEADER = 1n;
+const VERSION_FLAT_HEADER = 1n;
+const CACHE_BYTES = 4 * PAGE_SIZE;
+const PFN_PER_BITMAP_CHUNK = 8 * KDUMP_BLOCK_SIZE;
+
+export interface KdumpWrite {
+  readonly layout: KdumpLayout;
+  readonly pfns: readonly PfnRange[];
+  readonly notes: Uint8Array;
+  readonly subHeader: SubHeaderFields;
+  readonly codec: PageCodec;
+  readonly flattened: boolean;
+}
+
+/** Emits pieces as flattened records or positioned writes. */
+class PieceWriter {
+  readonly #ctx: DumpContext;
+  readonly #flattened: boolean;
+
+  constructor(ctx: DumpContext, flattened: boolean) {
+    this.#ctx = ctx;
+    this.#flattened = flattened;
+  }
+
+  async start(): Promise<void> {
+    if (!this.#flattened) return;
+    const header = new Uint8Array(KDUMP_BLOCK_SIZE);
+    header.set(new TextEncoder().encode(MAKEDUMPFILE_SIGNATURE), 0);
+    writeU64be(header, 16, TYPE_FLAT_HEADER);
+    writeU64be(header, 24, VERSION_FLAT_HEADER);
+    await this.#ctx.write(header);
+  }
+
+  async piece(offset: number, bytes: Uint8Array): Promise<void> {
+    if (bytes.length === 0) return;
+    if (!this.#flattened) {
+      await this.#ctx.writeAt(offset, bytes);
+      return;
+    }
+    const head = new Uint8Array(16);
+    writeU64be(head, 0, BigInt(offset));
+    writeU64be(head, 8, BigInt(bytes.length));
+    await this.#ctx.write(head);
+    await this.#ctx.write(bytes);
+  }
+
+  async end(): Promise<void> {
+    if (this.#flattened) await this.#ctx.write(new Uint8Array(16).fill(0xff));
+  }
+}
+
+/** QEMU's DataCache: a 16 KiB buffer flushed as one piece when the next item would overflow it. */
+class PieceCache {
+  readonly #buffer = new Uint8Array(CACHE_BYTES);
+  #used = 0;
+  #offset: number;
+  readonly #out: PieceWriter;
+
+  constructor(out: PieceWriter, offset: number) {
+    this.#out = out;
+    this.#offset = offset;
+  }
+
+  async append(bytes: Uint8Array): Promise<void> {
+    if (this.#used + bytes.length > CACHE_BYTES) await this.flush();
+    this.#buffer.set(bytes, this.#used);
+    this.#used += bytes.length;
+  }
+
+  async flush(): Promise<void> {
+    if (this.#used === 0) return;
+    await this.#out.piece(this.#offset, this.#buffer.subarray(0, this.#used));
+    this.#offset += this.#used;
+    this.#used = 0;
+  }
+}
+
+export async function writeKdump(source: DumpSource, plan: KdumpWrite, ctx: DumpContext): Promise<void> {
+  if (!plan.flattened && !ctx.seekable) {
+    throw new DumpError('not-seekable', 'kdump-raw formats require a seekable file', { qemuMessage: 'kdump-raw formats require a seekable file' });
+  }
+  const { layout } = plan;
+  const out = new PieceWriter(ctx, plan.flattened);
+  await out.start();
+  await out.piece(0, diskDumpHeader(layout, plan.codec.flag, source.cpus.length));
+  await out.piece(KDUMP_BLOCK_SIZE, kdumpSubHeader(layout, plan.subHeader));
+  await out.piece(layout.noteOffset, plan.notes);
+  await writeBitmaps(plan.pfns, layout, out);
+  await writePages(source, plan, out, ctx);
+  await out.end();
+}
+
+async function writeBitmaps(pfns: readonly PfnRange[], layout: KdumpLayout, out: PieceWriter): Promise<void> {
+  const lastPfn = (pfns.at(-1)?.end ?? 1) - 1;
+  const chunks = pfns.length === 0 ? 0 : Math.floor(lastPfn / PFN_PER_BITMAP_CHUNK) + 1;
+  const chunk = new Uint8Array(KDUMP_BLOCK_SIZE);
+  let range = 0;
+  for (let k = 0; k < chunks; k++) {
+    chunk.fill(0);
+    const first = k * PFN_PER_BITMAP_CHUNK;
+    const end = first + PFN_PER_BITMAP_CHUNK;
+    while (range < pfns.length && (pfns[range]?.end ?? 0) <= first) range++;
+    for (let r = range; r < pfns.length; r++) {
+      const p = pfns[r];
+      if (p === undefined || p.first >= end) break;
+      for (let pfn = Math.max(p.first, first); pfn < Math.min(p.end, end); pfn++) {
+        const bit = pfn - first;
+        chunk[bit >> 3] = (chunk[bit >> 3] ?? 0) | (1 << (bit & 7));
+      }
+    }
+    await out.piece(layout.bitmapOffset + k * KDUMP_BLOCK_SIZE, chunk);
+    await out.piece(layout.bitmapOffset + layout.bitmapBytes + k * KDUMP_BLOCK_SIZE, chunk);
+  }
+}
+
+async function writePages(source: DumpSource, plan: KdumpWrite, out: PieceWriter, ctx: DumpContext): Promise<void> {
+  const { layout, codec } = plan;
+  const descs = new PieceCache(out, layout.descOffset);
+  const data = new PieceCache(out, layout.dataOffset);
+  await data.append(new Uint8Array(PAGE_SIZE));
+  const zeroDesc = pageDescriptor(layout.dataOffset, PAGE_SIZE, 0);
+  let dataOffset = layout.dataOffset + PAGE_SIZE;
+  const scratch = new Uint8Array(PAGE_SIZE);
+  const compressed = new Uint8Array(CODEC_OUT_BYTES);
+  const hint = { index: 0 };
+  for (const range of plan.pfns) {
+    for (let pfn = range.first; pfn < range.end; pfn++) {
+      if ((pfn & 0xff) === 0) ctx.checkAborted();
+      const page = readPage(source.blocks, pfn, scratch, hint);
+      if (ctx.isZero(page)) {
+        await descs.append(zeroDesc);
+      } else {
+        const size = codec.compress(page, compressed);
+        const stored = size >= 0 && size < PAGE_SIZE ? compressed.subarray(0, size) : page;
+        await data.append(stored);
+        await descs.append(pageDescriptor(dataOffset, stored.length, stored === page ? 0 : codec.flag));
+        dataOffset += stored.length;
+      }
+      ctx.progress(PAGE_SIZE);
+    }
+  }
+  await descs.flush();
+  await data.flush();
+}
+
+/** page_desc: u64 offset, u32 size, u32 flags, u64 page_flags (0). */
+function pageDescriptor(offset: number, size: number, flags: number): Uint8Array {
+  const out = new Uint8Array(PAGE_DESC_SIZE);
+  writeU64le(out, 0, BigInt(offset));
+  writeU32le(out, 8, size);
+  writeU32le(out, 12, flags);
+  return out;
+}

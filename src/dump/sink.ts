@@ -1,0 +1,63 @@
+/**
+ * Where dump bytes go. A ByteSink receives the file front to back; the chunks it is handed may be
+ * views of guest RAM and stay valid only until its `write` returns or its promise settles, so a
+ * sink that keeps data copies it. Optional capabilities: `writeZeros` (a file sink makes a hole),
+ * `writeAt` (positioned writes, which raw kdump files need), and `abort` (drop a partial result).
+ * No file system here: the Node file sink lives in src/node.
+ */
+
+export interface ByteSink {
+  write(chunk: Uint8Array): void | Promise<void>;
+  /** `length` zero bytes at the current position; sinks without it receive real zeros. */
+  writeZeros?(length: number): void | Promise<void>;
+  /** Positioned write for seekable outputs (raw kdump); it does not move the sequential position. */
+  writeAt?(offset: number, chunk: Uint8Array): void | Promise<void>;
+  /** Called once after the last byte of a successful dump. */
+  close?(): void | Promise<void>;
+  /** Called once when a dump fails or is cancelled: discard what was written. */
+  abort?(reason: unknown): void | Promise<void>;
+}
+
+/** Collects a dump in memory (tests, small guests, browser downloads of small dumps). */
+export class MemorySink implements ByteSink {
+  #chunks: Uint8Array[] = [];
+  #length = 0;
+  #positioned: { offset: number; bytes: Uint8Array }[] = [];
+  closed = false;
+  aborted = false;
+
+  write(chunk: Uint8Array): void {
+    this.#chunks.push(chunk.slice());
+    this.#length += chunk.length;
+  }
+
+  writeZeros(length: number): void {
+    this.#chunks.push(new Uint8Array(length));
+    this.#length += length;
+  }
+
+  writeAt(offset: number, chunk: Uint8Array): void {
+    this.#positioned.push({ offset, bytes: chunk.slice() });
+  }
+
+  close(): void {
+    this.closed = true;
+  }
+
+  abort(): void {
+    this.aborted = true;
+  }
+
+  /** Everything written: the sequential stream with positioned writes applied over it. */
+  bytes(): Uint8Array {
+    const end = Math.max(this.#length, ...this.#positioned.map((p) => p.offset + p.bytes.length));
+    const out = new Uint8Array(end);
+    let at = 0;
+    for (const chunk of this.#chunks) {
+      out.set(chunk, at);
+      at += chunk.length;
+    }
+    for (const p of this.#positioned) out.set(p.bytes, p.offset);
+    return out;
+  }
+}
