@@ -35,3 +35,36 @@ export { readGuestNote, MAX_GUEST_NOTE_SIZE, type GuestNote, type GuestNoteOptio
 export { Debugcon, DEBUGCON_READBACK, type DebugconListener, type DebugconState } from './devices/debugcon.js';
 export { DebugExit, type DebugExitState } from './devices/debug-exit.js';
 export { Ich9SmiFeatures, type SmiFeaturesState } from './devices/ich9-smi-features.js';
+export {
+  powerOnSnapshot,
+  inLongMode,
+  GPR_NAMES,
+  SEGMENT_NAMES,
+  type CpuSnapshot,
+  type SegmentState,
+  type TableRegister,
+  type FpuState,
+  type GprName,
+  type SegmentName,
+  type CpuRunState,
+} from './cpu/state.js';
+export {
+  DumpEngine,
+  dumpGuestMemory,
+  DUMP_FORMATS,
+  BUILTIN_CODECS,
+  type DumpFormat,
+  type DumpOptions,
+  type DumpStatus,
+  type DumpCompleted,
+  type DumpResult,
+  type DumpEngineOptions,
+} from './dump/engine.js';
+export { DumpError, type DumpErrorCode } from './core/errors.js';
+export { MemorySink, type ByteSink } from './dump/sink.js';
+export { dumpSourceFromBytes, blockFromBytes, readFromBlocks, type DumpSource, type DumpBlock, type GuestNoteInput } from './dump/source.js';
+export { dumpSourceFromMachine } from './dump/machine-source.js';
+export { isZeroBytes, type ZeroTest } from './dump/context.js';
+export type { PageCodec, CodecName } from './dump/kdump/codecs/codec.js';
+export { inlineCompressor, COMPRESS_BATCH_PAGES, type PageCompressor } from './dump/kdump/compressor.js';
+export { zlibCodec } from './dump/kdump/codecs/zlib.js';

@@ -11,6 +11,7 @@ import { DumpContext, type ZeroTest } from './context.js';
 import { elfHeaderBytes, writeElf } from './elf/write.js';
 import { EM_X86_64, elfClassFor, filterBlocks, layoutElf, type Filter } from './elf/layout.js';
 import type { CodecName, PageCodec } from './kdump/codecs/codec.js';
+import { inlineCompressor, type PageCompressor } from './kdump/compressor.js';
 import { zlibCodec } from './kdump/codecs/zlib.js';
 import { layoutKdump } from './kdump/layout.js';
 import { dumpablePfns, maxMapnr } from './kdump/pages.js';
@@ -55,6 +56,8 @@ export interface DumpOptions {
 export interface DumpEngineOptions {
   /** Page codecs by name, added to (or replacing) the built-in ones. */
   readonly codecs?: Readonly<Partial<Record<CodecName, PageCodec>>>;
+  /** How pages of a codec are compressed (e.g. a worker pool); in the calling thread by default. */
+  readonly compressorFor?: (codec: PageCodec) => PageCompressor;
 }
 
 export interface DumpStatus {
@@ -81,9 +84,11 @@ export class DumpEngine {
   #status: DumpStatus = { status: 'none', completed: 0, total: 0 };
   readonly #listeners = new Set<(event: DumpCompleted) => void>();
   readonly #codecs: Readonly<Partial<Record<CodecName, PageCodec>>>;
+  readonly #compressorFor: (codec: PageCodec) => PageCompressor;
 
   constructor(options: DumpEngineOptions = {}) {
     this.#codecs = { ...BUILTIN_CODECS, ...options.codecs };
+    this.#compressorFor = options.compressorFor ?? inlineCompressor;
   }
 
   /** Like query-dump. */
@@ -141,7 +146,7 @@ export class DumpEngine {
         const layout = layoutElf(source.cpus, source.blocks, filtered, mappings, notes.bytes.length);
         await writeElf(layout, elfHeaderBytes(layout, notes.bytes, flavour === 'qemu-7.2'), ctx);
       } else {
-        await writeKdumpFormat(source, notes, note, elfClass, codec, !format.startsWith('kdump-raw-'), ctx);
+        await writeKdumpFormat(source, notes, note, elfClass, this.#compressorFor(codec), !format.startsWith('kdump-raw-'), ctx);
       }
       await closeSink(options.sink);
       this.#finish({ status: 'completed', completed: ctx.completed, total });
@@ -176,7 +181,7 @@ async function writeKdumpFormat(
   notes: DumpNotes,
   note: GuestNoteResult,
   elfClass: 32 | 64,
-  codec: PageCodec,
+  compressor: PageCompressor,
   flattened: boolean,
   ctx: DumpContext,
 ): Promise<void> {
@@ -188,7 +193,7 @@ async function writeKdumpFormat(
   const vmcoreinfo = guest?.isVmcoreinfo === true && notes.guestNoteOffset !== undefined
     ? { vmcoreinfoOffset: layout.noteOffset + notes.guestNoteOffset + guest.descOffset, vmcoreinfoSize: guest.descSize }
     : { vmcoreinfoOffset: 0, vmcoreinfoSize: 0 };
-  await writeKdump(source, { layout, pfns, notes: notes.bytes, codec, flattened, subHeader: { physBase: note.physBase ?? 0n, ...vmcoreinfo } }, ctx);
+  await writeKdump(source, { layout, pfns, notes: notes.bytes, compressor, flattened, subHeader: { physBase: note.physBase ?? 0n, ...vmcoreinfo } }, ctx);
 }
 
 function describe(error: unknown): string {

@@ -12,7 +12,7 @@ import { writeU32le, writeU64be, writeU64le } from '../../core/bytes.js';
 import { DumpError } from '../../core/errors.js';
 import type { DumpContext } from '../context.js';
 import type { DumpSource } from '../source.js';
-import { CODEC_OUT_BYTES, type PageCodec } from './codecs/codec.js';
+import { COMPRESS_BATCH_PAGES, type PageCompressor } from './compressor.js';
 import { diskDumpHeader, kdumpSubHeader, KDUMP_BLOCK_SIZE, PAGE_DESC_SIZE, type KdumpLayout, type SubHeaderFields } from './layout.js';
 import { PAGE_SIZE, readPage, type PfnRange } from './pages.js';
 
@@ -27,7 +27,7 @@ export interface KdumpWrite {
   readonly pfns: readonly PfnRange[];
   readonly notes: Uint8Array;
   readonly subHeader: SubHeaderFields;
-  readonly codec: PageCodec;
+  readonly compressor: PageCompressor;
   readonly flattened: boolean;
 }
 
@@ -101,7 +101,7 @@ export async function writeKdump(source: DumpSource, plan: KdumpWrite, ctx: Dump
   const { layout } = plan;
   const out = new PieceWriter(ctx, plan.flattened);
   await out.start();
-  await out.piece(0, diskDumpHeader(layout, plan.codec.flag, source.cpus.length));
+  await out.piece(0, diskDumpHeader(layout, plan.compressor.codec.flag, source.cpus.length));
   await out.piece(KDUMP_BLOCK_SIZE, kdumpSubHeader(layout, plan.subHeader));
   await out.piece(layout.noteOffset, plan.notes);
   await writeBitmaps(plan.pfns, layout, out);
@@ -133,33 +133,50 @@ async function writeBitmaps(pfns: readonly PfnRange[], layout: KdumpLayout, out:
 }
 
 async function writePages(source: DumpSource, plan: KdumpWrite, out: PieceWriter, ctx: DumpContext): Promise<void> {
-  const { layout, codec } = plan;
+  const { layout, compressor } = plan;
   const descs = new PieceCache(out, layout.descOffset);
   const data = new PieceCache(out, layout.dataOffset);
   await data.append(new Uint8Array(PAGE_SIZE));
   const zeroDesc = pageDescriptor(layout.dataOffset, PAGE_SIZE, 0);
   let dataOffset = layout.dataOffset + PAGE_SIZE;
-  const scratch = new Uint8Array(PAGE_SIZE);
-  const compressed = new Uint8Array(CODEC_OUT_BYTES);
   const hint = { index: 0 };
-  for (const range of plan.pfns) {
-    for (let pfn = range.first; pfn < range.end; pfn++) {
-      if ((pfn & 0xff) === 0) ctx.checkAborted();
-      const page = readPage(source.blocks, pfn, scratch, hint);
-      if (ctx.isZero(page)) {
-        await descs.append(zeroDesc);
-      } else {
-        const size = codec.compress(page, compressed);
-        const stored = size >= 0 && size < PAGE_SIZE ? compressed.subarray(0, size) : page;
+  for (const batch of pageBatches(source, plan.pfns, hint)) {
+    ctx.checkAborted();
+    const nonZero = batch.filter((page) => !ctx.isZero(page));
+    const blocks = nonZero.length === 0 ? [] : await compressor.compressBatch(nonZero);
+    let next = 0;
+    for (const page of batch) {
+      if (next < nonZero.length && nonZero[next] === page) {
+        const block = blocks[next++];
+        const stored = block ?? page;
         await data.append(stored);
-        await descs.append(pageDescriptor(dataOffset, stored.length, stored === page ? 0 : codec.flag));
+        await descs.append(pageDescriptor(dataOffset, stored.length, block === undefined ? 0 : compressor.codec.flag));
         dataOffset += stored.length;
+      } else {
+        await descs.append(zeroDesc);
       }
       ctx.progress(PAGE_SIZE);
     }
   }
   await descs.flush();
   await data.flush();
+}
+
+/** Dumpable pages in pfn order, in batches: views of guest memory, or copies for assembled frames. */
+function* pageBatches(source: DumpSource, pfns: readonly PfnRange[], hint: { index: number }): Generator<Uint8Array[]> {
+  let batch: Uint8Array[] = [];
+  const scratch = new Uint8Array(PAGE_SIZE);
+  for (const range of pfns) {
+    for (let pfn = range.first; pfn < range.end; pfn++) {
+      const page = readPage(source.blocks, pfn, scratch, hint);
+      batch.push(page === scratch ? scratch.slice() : page);
+      if (batch.length === COMPRESS_BATCH_PAGES) {
+        yield batch;
+        batch = [];
+      }
+    }
+  }
+  if (batch.length > 0) yield batch;
 }
 
 /** page_desc: u64 offset, u32 size, u32 flags, u64 page_flags (0). */
