@@ -196,6 +196,8 @@ export class Machine implements Snapshottable<MachineState> {
     if (state.machine !== this.type || state.memorySize !== this.layout.ramSize || state.cpus !== this.cpus) {
       throw new StateError('bad-state', `machine state is for ${state.machine} with ${String(state.memorySize)} bytes and ${String(state.cpus)} CPUs, not this ${this.type} with ${this.layout.ramSize} and ${this.cpus}`);
     }
+    const consoles = state.debugcon as unknown;
+    if (typeof consoles !== 'object' || consoles === null) throw new StateError('bad-state', 'machine state field "debugcon" is not an object');
     const present = (part: unknown, device: unknown): boolean => (part === null) === (device === undefined);
     if (!present(state.vmcoreinfo, this.vmcoreinfo) || !present(state.debugExit, this.debugExit) || !present(state.smiFeatures, this.smiFeatures)) {
       throw new StateError('bad-state', 'machine state has a different set of devices');
