@@ -30,7 +30,8 @@ export function runDemo(options: DemoOptions, out: (line: string) => void): void
   out(`machine ${machine.type}, ${formatSize(machine.layout.ramSize)} RAM, ${machine.cpus} CPU(s)`);
   out('guest memory blocks (as QEMU 7.2 dumps them):');
   for (const b of machine.memory.blocks()) {
-    out(`  ${hex(b.gpa, 12)}-${hex(b.gpa + b.sizeBytes - 1, 12)}  ${b.regions.map((r) => `${r.name} (${r.kind})`).join(', ')}`);
+    const names = [...new Set(b.regions.map((r) => `${r.name} (${r.kind})`))];
+    out(`  ${hex(b.gpa, 12)}-${hex(b.gpa + b.sizeBytes - 1, 12)}  ${names.join(', ')}`);
   }
   out(`fw_cfg: signature "${report.signature}", id ${report.id}${report.dma ? ', DMA interface present' : ''}`);
   out('fw_cfg directory, as the guest read it by DMA:');
