@@ -50,6 +50,7 @@ export {
 } from './cpu/state.js';
 export {
   DumpEngine,
+  createDumpEngine,
   dumpGuestMemory,
   DUMP_FORMATS,
   BUILTIN_CODECS,
@@ -68,3 +69,6 @@ export { isZeroBytes, type ZeroTest } from './dump/context.js';
 export type { PageCodec, CodecName } from './dump/kdump/codecs/codec.js';
 export { inlineCompressor, COMPRESS_BATCH_PAGES, type PageCompressor } from './dump/kdump/compressor.js';
 export { zlibCodec } from './dump/kdump/codecs/zlib.js';
+export { snappyCodec } from './dump/kdump/codecs/snappy.js';
+export { createZstdCodec } from './dump/kdump/codecs/zstd.js';
+export { DUMP_DH_COMPRESSED_ZLIB, DUMP_DH_COMPRESSED_LZO, DUMP_DH_COMPRESSED_SNAPPY, DUMP_DH_COMPRESSED_ZSTD, CODEC_OUT_BYTES } from './dump/kdump/codecs/codec.js';

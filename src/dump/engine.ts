@@ -12,7 +12,9 @@ import { elfHeaderBytes, writeElf } from './elf/write.js';
 import { EM_X86_64, elfClassFor, filterBlocks, layoutElf, type Filter } from './elf/layout.js';
 import type { CodecName, PageCodec } from './kdump/codecs/codec.js';
 import { inlineCompressor, type PageCompressor } from './kdump/compressor.js';
+import { snappyCodec } from './kdump/codecs/snappy.js';
 import { zlibCodec } from './kdump/codecs/zlib.js';
+import { createZstdCodec } from './kdump/codecs/zstd.js';
 import { layoutKdump } from './kdump/layout.js';
 import { dumpablePfns, maxMapnr } from './kdump/pages.js';
 import { writeKdump } from './kdump/write.js';
@@ -31,8 +33,8 @@ export const DUMP_FORMATS = [
 ] as const;
 export type DumpFormat = (typeof DUMP_FORMATS)[number];
 
-/** The codecs every runtime has; others (and faster Node ones) are passed in `codecs`. */
-export const BUILTIN_CODECS: Readonly<Partial<Record<CodecName, PageCodec>>> = { zlib: zlibCodec };
+/** The synchronous codecs every runtime has; zstd loads asynchronously (createDumpEngine). */
+export const BUILTIN_CODECS: Readonly<Partial<Record<CodecName, PageCodec>>> = { zlib: zlibCodec, snappy: snappyCodec };
 
 export interface DumpOptions {
   readonly sink: ByteSink;
@@ -96,6 +98,11 @@ export class DumpEngine {
     return this.#status;
   }
 
+  /** The codec a format needs, if this engine has it. */
+  codecFor(format: Exclude<DumpFormat, 'elf'>): PageCodec | undefined {
+    return this.#codecs[codecOf(format)];
+  }
+
   /** Like query-dump-guest-memory-capability. */
   queryCapabilities(): { formats: DumpFormat[] } {
     return { formats: DUMP_FORMATS.filter((f) => f === 'elf' || this.#codecs[codecOf(f)] !== undefined) };
@@ -114,10 +121,8 @@ export class DumpEngine {
    *   sink's abort() has been called then).
    */
   async dump(source: DumpSource, options: DumpOptions): Promise<DumpResult> {
-    if (this.#status.status === 'active') throw refuse('dump-in-progress', 'There is a dump in process, please wait.');
-    const format = validateFormat(options);
+    const format = validateRequest(this, options);
     const codec = format === 'elf' ? undefined : this.#codecs[codecOf(format)];
-    if (format !== 'elf' && codec === undefined) throw refuse('unsupported-format', `${format} is not available now`);
     const filter = validateFilter(source, options);
     const flavour: DumpFlavour = options.compat === 'qemu-7.2' ? 'qemu-7.2' : 'default';
     const release = source.hold?.();
@@ -143,7 +148,7 @@ export class DumpEngine {
       this.#status = { status: 'active', completed: 0, total };
       if (codec === undefined) {
         const mappings = filterMappings(blockMappings(source.blocks), filter);
-        const layout = layoutElf(source.cpus, source.blocks, filtered, mappings, notes.bytes.length);
+        const layout = layoutElf(source.cpus, source.blocks, filtered, mappings, notes.bytes.length, flavour === 'default');
         await writeElf(layout, elfHeaderBytes(layout, notes.bytes, flavour === 'qemu-7.2'), ctx);
       } else {
         await writeKdumpFormat(source, notes, note, elfClass, this.#compressorFor(codec), !format.startsWith('kdump-raw-'), ctx);
@@ -165,6 +170,11 @@ export class DumpEngine {
     const event: DumpCompleted = error === undefined ? { result: status } : { result: status, error: describe(error) };
     for (const listener of this.#listeners) listener(event);
   }
+}
+
+/** An engine with every codec, zstd's WebAssembly module included. */
+export async function createDumpEngine(options: DumpEngineOptions = {}): Promise<DumpEngine> {
+  return new DumpEngine({ ...options, codecs: { zstd: await createZstdCodec(), ...options.codecs } });
 }
 
 /** One dump with a fresh engine. */
@@ -204,7 +214,18 @@ function refuse(code: 'dump-in-progress' | 'invalid-argument' | 'unsupported-for
   return new DumpError(code, qemuMessage, { qemuMessage });
 }
 
-function validateFormat(options: DumpOptions): DumpFormat {
+/**
+ * qmp_dump_guest_memory's checks before any output is opened, in QEMU 7.2's order and words.
+ * @throws DumpError 'dump-in-progress' | 'invalid-argument' | 'unsupported-format'
+ */
+export function validateRequest(engine: DumpEngine, options: Omit<DumpOptions, 'sink'>): DumpFormat {
+  if (engine.queryDump().status === 'active') throw refuse('dump-in-progress', 'There is a dump in process, please wait.');
+  const format = validateFormat(options);
+  if (format !== 'elf' && engine.codecFor(format) === undefined) throw refuse('unsupported-format', `${format} is not available now`);
+  return format;
+}
+
+function validateFormat(options: Omit<DumpOptions, 'sink'>): DumpFormat {
   // Checked at run time: JavaScript callers and the QMP entry pass plain strings.
   const format: string = options.format ?? 'elf';
   if (!isDumpFormat(format)) {
@@ -224,7 +245,7 @@ function isDumpFormat(format: string): format is DumpFormat {
 }
 
 /** dump_init's filter checks, in QEMU 7.2's order and words. */
-function validateFilter(source: DumpSource, options: DumpOptions): Filter | undefined {
+function validateFilter(source: DumpSource, options: Omit<DumpOptions, 'sink'>): Filter | undefined {
   const { begin, length } = options;
   if (begin === undefined || length === undefined) {
     if (source.blocks.every((b) => b.sizeBytes === 0)) throw refuse('no-guest-memory', 'dump: no guest memory to dump');

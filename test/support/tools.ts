@@ -4,6 +4,20 @@
  * failure instead.
  */
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+
+/**
+ * Debian's own interpreter: apt's python3-lzo, python3-snappy and python3-zstandard live there,
+ * and a python3 earlier on PATH (pyenv, a venv) would not see them.
+ */
+export const DEBIAN_PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+
+/** Skip reason for a Python module of Debian's interpreter, or undefined; throws when CI requires tools. */
+export function missingPythonModule(module: string): string | undefined {
+  if (spawnSync(DEBIAN_PYTHON, ['-c', `import ${module}`], { stdio: 'ignore' }).status === 0) return undefined;
+  if (process.env['SLICE86_REQUIRE_TOOLS'] === '1') throw new Error(`python3 module ${module} is required (SLICE86_REQUIRE_TOOLS=1) but not installed`);
+  return `python3 module ${module} is not installed`;
+}
 
 export function hasTool(command: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;

@@ -1,5 +1,5 @@
 /**
- * ELF core layout as QEMU 7.2's dump.c lays it out, computed whole before anything is written:
+ * ELF core layout, computed whole before anything is written. QEMU 7.2's layout ('qemu-7.2'):
  *
  *   0              Ehdr (64 / 52 bytes)
  *   ehdr size      Shdr[0] (null; sh_info = phdr count under PN_XNUM), Shdr[1] .shstrtab
@@ -7,6 +7,10 @@
  *   note offset    notes: all CORE, all QEMU, the guest note
  *   memory offset  every (filtered) block's bytes, ascending, back to back
  *   section offset "\0.shstrtab\0" (11 bytes), the end of the file
+ *
+ * The default flavour adds Shdr[2] note0 (SHT_NOTE over the notes, for section-based readers such
+ * as eu-readelf) and moves the section headers to the end of the file, after the string table,
+ * so the program headers follow the Ehdr as crash requires.
  *
  * No alignment anywhere. PT_LOAD offsets point into the memory section; a mapping outside the
  * dumped memory gets p_offset ~0 and p_filesz 0. The machine and class come from the first CPU.
@@ -21,6 +25,9 @@ export const EM_386 = 3;
 export const EM_X86_64 = 62;
 export const PN_XNUM = 0xffff;
 export const SHSTRTAB = new Uint8Array([0, ...new TextEncoder().encode('.shstrtab'), 0]);
+/** With the note section: eu-readelf and other section-based readers find the notes through it. */
+export const SHSTRTAB_WITH_NOTES = new Uint8Array([...SHSTRTAB, ...new TextEncoder().encode('note0'), 0]);
+export const NOTE_SECTION_NAME_OFFSET = SHSTRTAB.length;
 
 /** A block after the begin/length filter, with where its bytes land in the file. */
 export interface FilteredBlock {
@@ -46,6 +53,8 @@ export interface ElfLayout {
   readonly ehdrSize: number;
   readonly phentSize: number;
   readonly shentSize: number;
+  readonly shdrCount: 2 | 3;
+  readonly strtab: Uint8Array;
   readonly phdrCount: number;
   readonly shdrOffset: number;
   readonly phdrOffset: number;
@@ -89,14 +98,16 @@ export function layoutElf(
   filtered: readonly Omit<FilteredBlock, 'fileOffset'>[],
   mappings: readonly MemoryMapping[],
   noteSize: number,
+  noteSection: boolean,
 ): ElfLayout {
   const { elfClass, machine } = elfClassFor(cpus, allBlocks);
   const ehdrSize = elfClass === 64 ? 64 : 52;
   const phentSize = elfClass === 64 ? 56 : 32;
   const shentSize = elfClass === 64 ? 64 : 40;
   const phdrCount = Math.min(1 + mappings.length, 0xffffffff);
-  const shdrOffset = ehdrSize;
-  const phdrOffset = shdrOffset + 2 * shentSize;
+  const shdrCount = noteSection ? 3 : 2;
+  const strtab = noteSection ? SHSTRTAB_WITH_NOTES : SHSTRTAB;
+  const phdrOffset = noteSection ? ehdrSize : ehdrSize + shdrCount * shentSize;
   const noteOffset = phdrOffset + phentSize * phdrCount;
   const memoryOffset = noteOffset + noteSize;
   let at = memoryOffset;
@@ -109,9 +120,11 @@ export function layoutElf(
   const fieldMask = elfClass === 64 ? 0xffffffffffffffffn : 0xffffffffn;
   const loads = mappings.map((m) => loadHeader(m, blocks, fieldMask));
   const sectionOffset = memoryOffset + memorySize;
+  const shdrOffset = noteSection ? sectionOffset + strtab.length : ehdrSize;
+  const fileSize = noteSection ? shdrOffset + shdrCount * shentSize : sectionOffset + strtab.length;
   const layout: ElfLayout = {
-    elfClass, machine, ehdrSize, phentSize, shentSize, phdrCount, shdrOffset, phdrOffset, noteOffset, noteSize,
-    memoryOffset, memorySize, sectionOffset, fileSize: sectionOffset + SHSTRTAB.length, blocks, loads,
+    elfClass, machine, ehdrSize, phentSize, shentSize, shdrCount, strtab, phdrCount, shdrOffset, phdrOffset, noteOffset, noteSize,
+    memoryOffset, memorySize, sectionOffset, fileSize, blocks, loads,
   };
   assert(layout.blocks.every((b, i) => i === 0 || b.fileOffset === (layout.blocks[i - 1]?.fileOffset ?? 0) + (layout.blocks[i - 1]?.sizeBytes ?? 0)), 'ELF memory blocks are not contiguous');
   return layout;

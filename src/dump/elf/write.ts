@@ -2,24 +2,29 @@
  * Writes an ELF core from its layout: header, section headers, program headers and notes as one
  * buffer, then guest memory streamed block by block (views, never copies), then the string table.
  * Runs of all-zero pages go to the sink's `writeZeros` when it has one, so files become sparse.
- * In the 'qemu-7.2' flavour e_ehsize is 8, QEMU's bug; otherwise it is the real header size.
+ * In the 'qemu-7.2' flavour e_ehsize is 8, QEMU's bug; otherwise it is the real header size, and
+ * a note0 section makes the notes visible to section-based readers such as eu-readelf.
  */
 
 import { writeU16le, writeU32le, writeU64le } from '../../core/bytes.js';
 import { assert } from '../../core/errors.js';
 import type { DumpContext } from '../context.js';
-import { PN_XNUM, SHSTRTAB, type ElfLayout } from './layout.js';
+import { NOTE_SECTION_NAME_OFFSET, PN_XNUM, type ElfLayout } from './layout.js';
 
 const ET_CORE = 4;
 const PT_LOAD = 1;
 const PT_NOTE = 4;
 const SHT_STRTAB = 3;
+const SHT_NOTE = 7;
+/** Notes are 4-byte aligned in x86 cores of either class. */
+const NOTE_ALIGN = 4;
 /** Bytes handed to the sink per write while streaming memory. */
 export const MEMORY_CHUNK_BYTES = 1 << 20;
 export const PAGE_SIZE = 4096;
 
 export function elfHeaderBytes(layout: ElfLayout, notes: Uint8Array, qemuEhsize: boolean): Uint8Array {
   assert(notes.length === layout.noteSize, 'note bytes differ from the planned note size');
+  // Everything before guest memory: Ehdr, program headers, notes (and QEMU's section headers).
   const out = new Uint8Array(layout.noteOffset + layout.noteSize);
   const is64 = layout.elfClass === 64;
   out.set([0x7f, 0x45, 0x4c, 0x46, is64 ? 2 : 1, 1, 1], 0);
@@ -37,29 +42,38 @@ export function elfHeaderBytes(layout: ElfLayout, notes: Uint8Array, qemuEhsize:
   writeU16le(out, tail + 2, layout.phentSize);
   writeU16le(out, tail + 4, Math.min(layout.phdrCount, PN_XNUM));
   writeU16le(out, tail + 6, layout.shentSize);
-  writeU16le(out, tail + 8, 2);
+  writeU16le(out, tail + 8, layout.shdrCount);
   writeU16le(out, tail + 10, 1);
-  writeSectionHeaders(out, layout);
+  if (layout.shdrOffset < layout.phdrOffset) out.set(sectionHeaderBytes(layout), layout.shdrOffset);
   writeProgramHeaders(out, layout);
   out.set(notes, layout.noteOffset);
   return out;
 }
 
-function writeSectionHeaders(out: Uint8Array, layout: ElfLayout): void {
-  const at = layout.shdrOffset;
-  const second = at + layout.shentSize;
+/** The section header table, wherever the layout puts it. */
+function sectionHeaderBytes(layout: ElfLayout): Uint8Array {
+  const out = new Uint8Array(layout.shdrCount * layout.shentSize);
+  // Shdr[0] is null except for the real program header count under PN_XNUM.
+  if (layout.phdrCount >= PN_XNUM) writeU32le(out, layout.elfClass === 64 ? 44 : 28, layout.phdrCount);
+  writeSection(out, layout, 1, { name: 1, type: SHT_STRTAB, offset: layout.sectionOffset, size: layout.strtab.length, align: 0 });
+  if (layout.shdrCount === 3) {
+    writeSection(out, layout, 2, { name: NOTE_SECTION_NAME_OFFSET, type: SHT_NOTE, offset: layout.noteOffset, size: layout.noteSize, align: NOTE_ALIGN });
+  }
+  return out;
+}
+
+function writeSection(out: Uint8Array, layout: ElfLayout, index: number, s: { name: number; type: number; offset: number; size: number; align: number }): void {
+  const at = index * layout.shentSize;
+  writeU32le(out, at, s.name);
+  writeU32le(out, at + 4, s.type);
   if (layout.elfClass === 64) {
-    if (layout.phdrCount >= PN_XNUM) writeU32le(out, at + 44, layout.phdrCount);
-    writeU32le(out, second, 1);
-    writeU32le(out, second + 4, SHT_STRTAB);
-    writeU64le(out, second + 24, BigInt(layout.sectionOffset));
-    writeU64le(out, second + 32, BigInt(SHSTRTAB.length));
+    writeU64le(out, at + 24, BigInt(s.offset));
+    writeU64le(out, at + 32, BigInt(s.size));
+    writeU64le(out, at + 48, BigInt(s.align));
   } else {
-    if (layout.phdrCount >= PN_XNUM) writeU32le(out, at + 28, layout.phdrCount);
-    writeU32le(out, second, 1);
-    writeU32le(out, second + 4, SHT_STRTAB);
-    writeU32le(out, second + 16, layout.sectionOffset);
-    writeU32le(out, second + 20, SHSTRTAB.length);
+    writeU32le(out, at + 16, s.offset);
+    writeU32le(out, at + 20, s.size);
+    writeU32le(out, at + 32, s.align);
   }
 }
 
@@ -100,7 +114,8 @@ export async function writeElf(layout: ElfLayout, header: Uint8Array, ctx: DumpC
       ctx.progress(length);
     }
   }
-  await ctx.write(SHSTRTAB);
+  await ctx.write(layout.strtab);
+  if (layout.shdrOffset > layout.phdrOffset) await ctx.write(sectionHeaderBytes(layout));
 }
 
 /** Writes a chunk, turning whole zero pages into `writeZeros` runs where the sink supports them. */
