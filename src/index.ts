@@ -70,5 +70,7 @@ export type { PageCodec, CodecName } from './dump/kdump/codecs/codec.js';
 export { inlineCompressor, COMPRESS_BATCH_PAGES, type PageCompressor } from './dump/kdump/compressor.js';
 export { zlibCodec } from './dump/kdump/codecs/zlib.js';
 export { snappyCodec } from './dump/kdump/codecs/snappy.js';
+export { lzoCodec } from './dump/kdump/codecs/lzo.js';
+export { lzo1xCompress, lzo1xDecompress, lzo1xWorstCase, Lzo1xError, type Lzo1xErrorCode } from './dump/kdump/codecs/lzo1x.js';
 export { createZstdCodec } from './dump/kdump/codecs/zstd.js';
 export { DUMP_DH_COMPRESSED_ZLIB, DUMP_DH_COMPRESSED_LZO, DUMP_DH_COMPRESSED_SNAPPY, DUMP_DH_COMPRESSED_ZSTD, CODEC_OUT_BYTES } from './dump/kdump/codecs/codec.js';

@@ -12,6 +12,7 @@ import { elfHeaderBytes, writeElf } from './elf/write.js';
 import { EM_X86_64, elfClassFor, filterBlocks, layoutElf, type Filter } from './elf/layout.js';
 import type { CodecName, PageCodec } from './kdump/codecs/codec.js';
 import { inlineCompressor, type PageCompressor } from './kdump/compressor.js';
+import { lzoCodec } from './kdump/codecs/lzo.js';
 import { snappyCodec } from './kdump/codecs/snappy.js';
 import { zlibCodec } from './kdump/codecs/zlib.js';
 import { createZstdCodec } from './kdump/codecs/zstd.js';
@@ -34,7 +35,7 @@ export const DUMP_FORMATS = [
 export type DumpFormat = (typeof DUMP_FORMATS)[number];
 
 /** The synchronous codecs every runtime has; zstd loads asynchronously (createDumpEngine). */
-export const BUILTIN_CODECS: Readonly<Partial<Record<CodecName, PageCodec>>> = { zlib: zlibCodec, snappy: snappyCodec };
+export const BUILTIN_CODECS: Readonly<Partial<Record<CodecName, PageCodec>>> = { zlib: zlibCodec, lzo: lzoCodec, snappy: snappyCodec };
 
 export interface DumpOptions {
   readonly sink: ByteSink;

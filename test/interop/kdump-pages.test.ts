@@ -45,6 +45,7 @@ function expectedDigest(machine: ReturnType<typeof makeMachine>): { pages: numbe
 
 describe.each([
   ['kdump-raw-zlib', 'zlib', '0x0,0x1'],
+  ['kdump-raw-lzo', 'lzo', '0x0,0x2'],
   ['kdump-raw-snappy', 'snappy', '0x0,0x4'],
   ['kdump-raw-zstd', 'zstandard', '0x0,0x20'],
 ] as const)('%s', (format, module, flags) => {

@@ -4,7 +4,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { CODEC_OUT_BYTES, createZstdCodec, snappyCodec, zlibCodec, type PageCodec } from '../../../src/index.js';
+import { CODEC_OUT_BYTES, createZstdCodec, lzoCodec, snappyCodec, zlibCodec, type PageCodec } from '../../../src/index.js';
 
 const textPage = new TextEncoder().encode('NUMBER(phys_base)=16777216\nOSRELEASE=6.1.0\n'.repeat(100)).slice(0, 4096);
 const randomPage = (seed: number): Uint8Array => {
@@ -19,6 +19,7 @@ const randomPage = (seed: number): Uint8Array => {
 
 describe.each([
   ['zlib', () => Promise.resolve(zlibCodec)],
+  ['lzo', () => Promise.resolve(lzoCodec)],
   ['snappy', () => Promise.resolve(snappyCodec)],
   ['zstd', createZstdCodec],
 ] as const)('%s page codec', (_name, make) => {
