@@ -1,7 +1,8 @@
 /**
  * CpuSnapshot: the architectural state of one x86 CPU as plain data, for dumps, embedders and
- * tests. Segment attributes use QEMU's layout (bits 8..23 of a descriptor's high dword, in place:
- * type 8-11, S 12, DPL 13-14, P 15, AVL 20, L 21, D/B 22, G 23). 64-bit values are bigint.
+ * tests. Segment `flags` hold what QEMU keeps: the descriptor's whole high dword as loaded (type
+ * 8-11, S 12, DPL 13-14, P 15, AVL 20, L 21, D/B 22, G 23, and the base and limit bits around
+ * them; e.g. 0x00cff312 for a data segment based at 0x123000). 64-bit values are bigint.
  *
  * `powerOnSnapshot` is the state QEMU 7.2 gives a qemu64 CPU at reset (checked against the QEMU
  * note of a dump taken at reset); application processors differ only in the APIC base BSP bit and
@@ -19,7 +20,7 @@ export interface SegmentState {
   readonly selector: number;
   readonly base: bigint;
   readonly limit: number;
-  /** QEMU's descriptor attribute word (e.g. 0x9b00 for the reset CS, 0x00af9a00 for 64-bit code). */
+  /** QEMU's descriptor word: the high dword as loaded (0x9b00 for the reset CS, 0x00af9a00 for 64-bit code). */
   readonly flags: number;
 }
 

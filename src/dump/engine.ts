@@ -252,11 +252,17 @@ function validateFilter(source: DumpSource, options: Omit<DumpOptions, 'sink'>):
     if (source.blocks.every((b) => b.sizeBytes === 0)) throw refuse('no-guest-memory', 'dump: no guest memory to dump');
     return undefined;
   }
-  if (!Number.isSafeInteger(begin) || !Number.isSafeInteger(length)) throw refuse('invalid-argument', "Invalid parameter 'begin'");
+  if (!Number.isInteger(begin) || !Number.isInteger(length)) throw refuse('invalid-argument', "Invalid parameter 'begin'");
   if (length === 0) throw refuse('invalid-argument', "Invalid parameter 'length'");
   if (begin < 0) throw refuse('invalid-argument', "Invalid parameter 'begin'");
-  const filter = { begin, length: Math.max(length, 0) };
-  if (length < 0 || filterBlocks(source.blocks, filter).length === 0) throw refuse('no-guest-memory', 'dump: no guest memory to dump');
+  // QEMU adds the int64 begin and length and compares the sum with uint64 block addresses: a
+  // negative sum wraps to the top of the address space and the filter keeps everything from
+  // begin up (begin 0, length -1 is a whole dump); a non-negative sum below begin keeps nothing.
+  const end = begin + length;
+  const everythingFromBegin = end < 0 || end > Number.MAX_SAFE_INTEGER;
+  const filter = { begin, length: everythingFromBegin ? Number.MAX_SAFE_INTEGER - begin : length };
+  if (end < begin && end >= 0) throw refuse('no-guest-memory', 'dump: no guest memory to dump');
+  if (filterBlocks(source.blocks, filter).length === 0) throw refuse('no-guest-memory', 'dump: no guest memory to dump');
   return filter;
 }
 

@@ -2,8 +2,8 @@
  * A QMP-shaped front end to the dump engine: `{ execute, arguments }` in, `{ return }` or
  * `{ error: { class, desc } }` out, with QEMU 7.2's texts for the same bad requests, in QEMU's
  * order: argument parsing, the command's own checks, opening the protocol, then dump start.
- * Where the bytes go is the embedder's choice: `openProtocol` turns "file:..." or "fd:..." into a
- * sink (the Node entry opens files), or throws an Error whose message is QEMU's text.
+ * Where the bytes go is the embedder's choice: `openFile` turns "file:PATH" into a sink (or throws
+ * with the system's reason, e.g. "No such file or directory"), and `openFd` resolves "fd:NAME".
  */
 
 import { DumpError } from '../core/errors.js';
@@ -23,9 +23,30 @@ export type QmpReply =
 export interface QmpContext {
   readonly engine: DumpEngine;
   readonly source: () => DumpSource;
-  /** Opens "file:PATH" / "fd:NAME"; throws with QEMU's text when it cannot. */
-  readonly openProtocol: (protocol: string) => ByteSink | Promise<ByteSink>;
-  readonly compat?: 'qemu-7.2';
+  /** Creates the output file of "file:PATH"; throws an Error whose message is the reason. */
+  readonly openFile: (path: string) => ByteSink | Promise<ByteSink>;
+  /** The sink registered under "fd:NAME", or undefined. */
+  readonly openFd?: (name: string) => ByteSink | undefined;
+  readonly compat?: 'qemu-7.2' | undefined;
+}
+
+/** QEMU 7.2's protocol handling: "file:" and "fd:" prefixes, with its texts for the failures. */
+async function openProtocol(protocol: string, ctx: QmpContext): Promise<ByteSink> {
+  if (protocol.startsWith('fd:')) {
+    const name = protocol.slice(3);
+    const sink = ctx.openFd?.(name);
+    if (sink === undefined) throw new Error(`File descriptor named '${name}' has not been found`);
+    return sink;
+  }
+  if (protocol.startsWith('file:')) {
+    const path = protocol.slice(5);
+    try {
+      return await ctx.openFile(path);
+    } catch (e) {
+      throw new Error(`Could not open '${path}': ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    }
+  }
+  throw new Error("Invalid parameter 'protocol'");
 }
 
 const ARGUMENT_TYPES: Readonly<Record<string, 'boolean' | 'string' | 'integer'>> = {
@@ -63,7 +84,9 @@ function parseArguments(args: Readonly<Record<string, unknown>>): { options: Omi
   for (const [name, type] of Object.entries(ARGUMENT_TYPES)) {
     const value = args[name];
     if (value === undefined) continue;
-    const ok = type === 'integer' ? Number.isSafeInteger(value) : typeof value === type;
+    // QMP integers are int64; beyond 2^53 JavaScript keeps them approximately, which the filter
+    // arithmetic tolerates (such lengths mean "everything from begin").
+    const ok = type === 'integer' ? Number.isInteger(value) : typeof value === type;
     if (!ok) return { error: `Invalid parameter type for '${name}', expected: ${type === 'integer' ? 'integer' : type}` };
   }
   const format = args['format'] as string | undefined;
@@ -93,7 +116,7 @@ async function dumpGuestMemoryCommand(args: Readonly<Record<string, unknown>>, c
   }
   let sink: ByteSink;
   try {
-    sink = await ctx.openProtocol(protocol);
+    sink = await openProtocol(protocol, ctx);
   } catch (e) {
     return error(e instanceof Error ? e.message : String(e));
   }
