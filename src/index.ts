@@ -74,3 +74,4 @@ export { lzoCodec } from './dump/kdump/codecs/lzo.js';
 export { lzo1xCompress, lzo1xDecompress, lzo1xWorstCase, Lzo1xError, type Lzo1xErrorCode } from './dump/kdump/codecs/lzo1x.js';
 export { createZstdCodec } from './dump/kdump/codecs/zstd.js';
 export { DUMP_DH_COMPRESSED_ZLIB, DUMP_DH_COMPRESSED_LZO, DUMP_DH_COMPRESSED_SNAPPY, DUMP_DH_COMPRESSED_ZSTD, CODEC_OUT_BYTES } from './dump/kdump/codecs/codec.js';
+export { executeQmp, type QmpCommand, type QmpReply, type QmpContext } from './dump/qmp.js';
