@@ -24,3 +24,31 @@ export interface PageCodec {
 
 /** Room for any codec's output of one page (zlib's compressBound for 4096 is 4107). */
 export const CODEC_OUT_BYTES = 8192;
+
+/**
+ * A PageCodec over a library that returns fresh arrays: the store-raw rule and the output bound
+ * are applied here once, for every such codec.
+ */
+export function blockCodec(
+  name: CodecName,
+  flag: number,
+  compress: (page: Uint8Array) => Uint8Array,
+  decompress: (block: Uint8Array, maxLength: number) => Uint8Array,
+): PageCodec {
+  return {
+    name,
+    flag,
+    compress(page, out) {
+      const block = compress(page);
+      if (block.length >= page.length || block.length > out.length) return -1;
+      out.set(block);
+      return block.length;
+    },
+    decompress(block, out) {
+      const page = decompress(block, out.length);
+      if (page.length > out.length) throw new Error(`${name} block decompresses to ${page.length} bytes, more than ${out.length}`);
+      out.set(page);
+      return page.length;
+    },
+  };
+}

@@ -5,21 +5,7 @@
  */
 
 import { compress, uncompress } from 'snappyjs';
-import { DUMP_DH_COMPRESSED_SNAPPY, type PageCodec } from './codec.js';
+import { blockCodec, DUMP_DH_COMPRESSED_SNAPPY } from './codec.js';
 
-export const snappyCodec: PageCodec = {
-  name: 'snappy',
-  flag: DUMP_DH_COMPRESSED_SNAPPY,
-  compress(page, out) {
-    const block = compress(page);
-    if (block.length >= page.length || block.length > out.length) return -1;
-    out.set(block);
-    return block.length;
-  },
-  decompress(block, out) {
-    // The bound keeps a malformed block from inflating past one page.
-    const page = uncompress(block, out.length);
-    out.set(page);
-    return page.length;
-  },
-};
+// The length bound keeps a malformed block from inflating past one page.
+export const snappyCodec = blockCodec('snappy', DUMP_DH_COMPRESSED_SNAPPY, (page) => compress(page), (block, maxLength) => uncompress(block, maxLength));

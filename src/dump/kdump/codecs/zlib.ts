@@ -6,21 +6,6 @@
  */
 
 import { deflate, inflate } from 'pako';
-import { DUMP_DH_COMPRESSED_ZLIB, type PageCodec } from './codec.js';
+import { blockCodec, DUMP_DH_COMPRESSED_ZLIB } from './codec.js';
 
-export const zlibCodec: PageCodec = {
-  name: 'zlib',
-  flag: DUMP_DH_COMPRESSED_ZLIB,
-  compress(page, out) {
-    const block = deflate(page, { level: 1 });
-    if (block.length >= page.length || block.length > out.length) return -1;
-    out.set(block);
-    return block.length;
-  },
-  decompress(block, out) {
-    const page = inflate(block);
-    if (page.length > out.length) throw new Error(`zlib page inflates to ${page.length} bytes, more than ${out.length}`);
-    out.set(page);
-    return page.length;
-  },
-};
+export const zlibCodec = blockCodec('zlib', DUMP_DH_COMPRESSED_ZLIB, (page) => deflate(page, { level: 1 }), (block) => inflate(block));

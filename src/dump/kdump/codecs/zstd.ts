@@ -5,10 +5,12 @@
  */
 
 import { compress, decompress, init } from '@bokuweb/zstd-wasm';
-import { DUMP_DH_COMPRESSED_ZSTD, type PageCodec } from './codec.js';
+import { blockCodec, DUMP_DH_COMPRESSED_ZSTD, type PageCodec } from './codec.js';
 
 const ZSTD_LEVEL = 1;
 let ready: Promise<void> | undefined;
+
+const zstdCodec = blockCodec('zstd', DUMP_DH_COMPRESSED_ZSTD, (page) => compress(page, ZSTD_LEVEL), (block) => decompress(block));
 
 /** Loads the WebAssembly module once and returns the codec. */
 export async function createZstdCodec(): Promise<PageCodec> {
@@ -16,20 +18,3 @@ export async function createZstdCodec(): Promise<PageCodec> {
   await ready;
   return zstdCodec;
 }
-
-const zstdCodec: PageCodec = {
-  name: 'zstd',
-  flag: DUMP_DH_COMPRESSED_ZSTD,
-  compress(page, out) {
-    const block = compress(page, ZSTD_LEVEL);
-    if (block.length >= page.length || block.length > out.length) return -1;
-    out.set(block);
-    return block.length;
-  },
-  decompress(block, out) {
-    const page = decompress(block);
-    if (page.length > out.length) throw new Error(`zstd page decompresses to ${page.length} bytes, more than ${out.length}`);
-    out.set(page);
-    return page.length;
-  },
-};
