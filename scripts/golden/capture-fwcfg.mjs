@@ -25,10 +25,10 @@
 
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { hasExited, Qmp, sleep } from './qmp-client.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const PROBE_ASM = path.join(ROOT, 'firmware/golden/fwcfg-probe.asm');
@@ -39,7 +39,6 @@ const QEMU = process.env.QEMU ?? 'qemu-system-x86_64';
 const MACHINES = ['pc', 'q35'];
 const MEMORIES = ['32M', '3584M', '5G'];
 const TRACE_TIMEOUT_MS = 10 * 60 * 1000;
-const CONNECT_TIMEOUT_MS = 20 * 1000;
 
 // ---------------------------------------------------------------------------
 // command line
@@ -84,82 +83,6 @@ function qemuArgs({ machine, memory, trace, sock }) {
     '-qmp', `unix:${sock},server=on,wait=off`,
     '-S',
   ];
-}
-
-// ---------------------------------------------------------------------------
-// QMP: one command in flight at a time, newline-delimited JSON
-
-class Qmp {
-  #socket;
-  #buffer = '';
-  #waiters = [];
-  #closed = null;
-
-  constructor(socket) {
-    this.#socket = socket;
-    socket.setEncoding('utf8');
-    socket.on('data', (chunk) => this.#onData(chunk));
-    socket.on('close', () => this.#fail(new Error('QMP connection closed')));
-    socket.on('error', (err) => this.#fail(err));
-  }
-
-  static async connect(sockPath, child) {
-    const deadline = Date.now() + CONNECT_TIMEOUT_MS;
-    for (;;) {
-      if (hasExited(child)) throw new Error(`QEMU exited (${child.exitCode ?? child.signalCode})`);
-      try {
-        const socket = await new Promise((resolve, reject) => {
-          const s = net.createConnection(sockPath);
-          s.once('connect', () => resolve(s));
-          s.once('error', reject);
-        });
-        const qmp = new Qmp(socket);
-        const greeting = await qmp.#next();
-        if (!greeting.QMP) throw new Error(`unexpected QMP greeting ${JSON.stringify(greeting)}`);
-        return qmp;
-      } catch (err) {
-        if (Date.now() > deadline) throw new Error(`cannot connect to QMP at ${sockPath}: ${err.message}`);
-        await sleep(100);
-      }
-    }
-  }
-
-  async command(execute, args) {
-    const msg = args === undefined ? { execute } : { execute, arguments: args };
-    this.#socket.write(`${JSON.stringify(msg)}\n`);
-    const reply = await this.#next();
-    if (reply.error) throw new Error(`QMP ${execute} failed: ${reply.error.class}: ${reply.error.desc}`);
-    return reply.return;
-  }
-
-  close() {
-    this.#socket.destroy();
-  }
-
-  // the next non-event message
-  #next() {
-    if (this.#closed) return Promise.reject(this.#closed);
-    return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
-  }
-
-  #onData(chunk) {
-    this.#buffer += chunk;
-    let nl;
-    while ((nl = this.#buffer.indexOf('\n')) >= 0) {
-      const line = this.#buffer.slice(0, nl).trim();
-      this.#buffer = this.#buffer.slice(nl + 1);
-      if (!line) continue;
-      const msg = JSON.parse(line);
-      if (msg.event) continue; // STOP, RESUME, DUMP_COMPLETED ...
-      const waiter = this.#waiters.shift();
-      if (waiter) waiter.resolve(msg);
-    }
-  }
-
-  #fail(err) {
-    this.#closed ??= err;
-    for (const w of this.#waiters.splice(0)) w.reject(err);
-  }
 }
 
 // ---------------------------------------------------------------------------
@@ -362,13 +285,6 @@ async function capture(machine, memory, tmp) {
   }
 }
 
-function hasExited(child) {
-  return child.exitCode !== null || child.signalCode !== null;
-}
-
-function sleep(ms) {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
 
 // ---------------------------------------------------------------------------
 

@@ -3,10 +3,10 @@
 // test/fixtures/qemu-7.2/memory-map/<machine>-<mem>-<fw>.txt. Needs qemu-system-x86_64.
 // The firmware is a HLT-filled image of the given size; the guest never runs (-S).
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
-import { createConnection } from 'node:net';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Qmp } from './qmp-client.mjs';
 
 const CONFIGS = [
   ['pc', '3584M', 64], ['pc', '2816M', 64], ['pc', '3G', 64], ['pc', '32M', 256],
@@ -15,32 +15,6 @@ const CONFIGS = [
 const OUT = new URL('../../test/fixtures/qemu-7.2/memory-map/', import.meta.url);
 const tmp = mkdtempSync(join(tmpdir(), 'slice86-mm-'));
 
-function qmp(socketPath, commands) {
-  return new Promise((resolve, reject) => {
-    const replies = [];
-    let buffer = '';
-    const socket = createConnection(socketPath);
-    const queue = [{ execute: 'qmp_capabilities' }, ...commands, { execute: 'quit' }];
-    socket.on('data', (data) => {
-      buffer += data.toString();
-      let nl;
-      while ((nl = buffer.indexOf('\n')) !== -1) {
-        const msg = JSON.parse(buffer.slice(0, nl));
-        buffer = buffer.slice(nl + 1);
-        if ('QMP' in msg || 'return' in msg || 'error' in msg) {
-          if ('return' in msg || 'error' in msg) replies.push(msg);
-          const next = queue.shift();
-          if (next) socket.write(`${JSON.stringify(next)}\n`);
-          else socket.end();
-        }
-      }
-    });
-    socket.on('close', () => resolve(replies));
-    // QEMU may reset the connection as it quits; only an error before `quit` went out is real.
-    socket.on('error', (error) => (queue.length === 0 ? resolve(replies) : reject(error)));
-  });
-}
-
 async function capture(machine, mem, firmwareKiB) {
   const bios = join(tmp, `bios-${firmwareKiB}.bin`);
   writeFileSync(bios, Buffer.alloc(firmwareKiB * 1024, 0xf4));
@@ -48,12 +22,11 @@ async function capture(machine, mem, firmwareKiB) {
   const qemu = spawn('qemu-system-x86_64', ['-M', machine, '-m', mem, '-nodefaults', '-nic', 'none', '-display', 'none',
     '-accel', 'tcg', '-bios', bios, '-qmp', `unix:${sock},server=on,wait=off`, '-S'], { stdio: 'inherit' });
   const exited = new Promise((r) => qemu.on('exit', r));
-  for (let i = 0; !existsSync(sock); i++) {
-    if (i === 100 || qemu.exitCode !== null) throw new Error(`QEMU for ${machine} ${mem} did not open its QMP socket`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  const replies = await qmp(sock, [{ execute: 'human-monitor-command', arguments: { 'command-line': 'info mtree -f' } }]);
-  const text = replies.find((r) => typeof r.return === 'string')?.return ?? '';
+  const qmp = await Qmp.connect(sock, qemu);
+  await qmp.command('qmp_capabilities');
+  const text = await qmp.hmp('info mtree -f');
+  await qmp.command('quit').catch(() => undefined);
+  qmp.close();
   const view = text.split('FlatView #').find((v) => v.includes('AS "memory"'));
   if (view === undefined) throw new Error(`no "memory" flat view for ${machine} ${mem}:\n${text}`);
   const lines = view.split('\n').filter((l) => /\(prio \d+, (?:ram|rom)\)/.test(l)).map((l) => l.trim());
