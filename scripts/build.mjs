@@ -1,5 +1,6 @@
 // Builds slice86 with esbuild: the browser-safe ESM bundle (platform "browser": a Node built-in
-// anywhere behind src/index.ts fails the build), the Node ESM entry, the CLI and the benchmarks;
+// anywhere behind src/index.ts fails the build), the Node ESM entries (the portable one and
+// "slice86/node" with its compression worker), the CLI and the benchmarks;
 // then the type declarations with tsc.
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
@@ -10,6 +11,10 @@ const common = { bundle: true, format: 'esm', target: 'es2022', sourcemap: true,
 await Promise.all([
   build({ ...common, platform: 'browser', entryPoints: ['src/index.ts'], outfile: 'dist/browser/slice86.js' }),
   build({ ...common, platform: 'node', entryPoints: ['src/index.ts'], outfile: 'dist/node/index.js', packages: 'external' }),
+  // "slice86/node", and its compression worker beside it: the pool finds the worker through
+  // new URL('./compress-worker.js', import.meta.url).
+  build({ ...common, platform: 'node', entryPoints: ['src/node/index.ts'], outfile: 'dist/node/node.js', packages: 'external' }),
+  build({ ...common, platform: 'node', entryPoints: ['src/node/compress-worker.ts'], outfile: 'dist/node/compress-worker.js', packages: 'external' }),
   build({
     ...common,
     platform: 'node',

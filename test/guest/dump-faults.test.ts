@@ -146,3 +146,14 @@ describe('malformed vmcoreinfo notes', () => {
     expect(result.warnings).toEqual(['Invalid guest note header']);
   });
 });
+
+it('a codec that throws fails the dump as sink-failed and aborts the sink', async () => {
+  const machine = machineWithNote();
+  const broken = { name: 'zlib', flag: 1, compress: () => { throw new Error('codec exploded'); }, decompress: () => 0 } as const;
+  const sink = new MemorySink();
+  const error: unknown = await new DumpEngine({ codecs: { zlib: broken } }).dump(dumpSourceFromMachine(machine), { sink, format: 'kdump-zlib' }).catch((e: unknown) => e);
+  expect(error).toBeInstanceOf(DumpError);
+  expect((error as DumpError).code).toBe('sink-failed');
+  expect((error as DumpError).message).toContain('codec exploded');
+  expect(sink.aborted).toBe(true);
+});

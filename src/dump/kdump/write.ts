@@ -143,7 +143,7 @@ async function writePages(source: DumpSource, plan: KdumpWrite, out: PieceWriter
   for (const batch of pageBatches(source, plan.pfns, hint)) {
     ctx.checkAborted();
     const nonZero = batch.filter((page) => !ctx.isZero(page));
-    const blocks = nonZero.length === 0 ? [] : await compressor.compressBatch(nonZero);
+    const blocks = nonZero.length === 0 ? [] : await compressBatch(compressor, nonZero);
     let next = 0;
     for (const page of batch) {
       if (next < nonZero.length && nonZero[next] === page) {
@@ -160,6 +160,16 @@ async function writePages(source: DumpSource, plan: KdumpWrite, out: PieceWriter
   }
   await descs.flush();
   await data.flush();
+}
+
+/** A codec that fails is an environment failure, reported like a failing sink (architecture §3). */
+async function compressBatch(compressor: PageCompressor, pages: readonly Uint8Array[]): Promise<(Uint8Array | undefined)[]> {
+  try {
+    return await compressor.compressBatch(pages);
+  } catch (cause) {
+    if (cause instanceof DumpError) throw cause;
+    throw new DumpError('sink-failed', `${compressor.codec.name} page compression failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+  }
 }
 
 /** Dumpable pages in pfn order, in batches: views of guest memory, or copies for assembled frames. */

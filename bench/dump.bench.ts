@@ -1,0 +1,383 @@
+/**
+ * Guest-memory dump throughput, printed, never asserted (called from bench/bench.ts).
+ *
+ *  1. Guests of 1 GiB and 4 GiB, pages shuffled 25% random, 25% text-like, 50% zero. Every
+ *     format the Node engine offers (flattened kdump twins only) is dumped to a file in a
+ *     temporary directory with the Node file sink: guest GiB/s, median of 3 after one untimed
+ *     ELF dump, and peak RSS beyond guest RAM (sampled every MiB of progress, minus the RSS after
+ *     the fill and the warm-up).
+ *  2. Side by side, when qemu-system-x86_64 is installed: QEMU with a guest of the same size whose
+ *     RAM is a memory-backend-file holding the same bytes, paused (-S), timing QMP
+ *     dump-guest-memory for elf and kdump-zlib (Debian's 7.2 has neither lzo nor snappy), rounds
+ *     interleaved with ours so machine noise hits both.
+ *  3. The measurements behind the Node defaults, on a 256 MiB guest of the same mix: kdump-zlib
+ *     in the calling thread against worker pools, and node:zlib against pako (qemu-7.2 flavour).
+ * Knobs: SLICE86_BENCH_DUMP_SIZES=1G,4G, SLICE86_BENCH_DUMP_FORMATS=elf,kdump-zlib,
+ * SLICE86_BENCH_QEMU=0 (ours only), SLICE86_BENCH_DUMP_DEFAULTS=0 (skip 3).
+ * Targets (the issue): ELF >= 2x QEMU, kdump-zlib >= 2x QEMU, kdump-lzo/snappy >= QEMU, peak
+ * memory beyond guest RAM < 64 MiB.
+ */
+
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync } from 'node:fs';
+import { mkdtemp, open, rm, stat } from 'node:fs/promises';
+import { createConnection, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createMachine, dumpSourceFromMachine, parseSize, type DumpFormat, type DumpSource, type Machine } from '../src/index.js';
+import { createNodeDumpEngine, dumpToFile, type NodeDumpEngine } from '../src/node/index.js';
+
+const GiB = 2 ** 30;
+const MiB = 2 ** 20;
+const PAGE = 4096;
+const ROUNDS = 3;
+const QEMU = 'qemu-system-x86_64';
+/** Dump formats QEMU 7.2 (Debian) can write; ours are compared with these. */
+const QEMU_FORMATS: readonly DumpFormat[] = ['elf', 'kdump-zlib'];
+const TARGETS: Partial<Record<DumpFormat, number>> = { elf: 2, 'kdump-zlib': 2, 'kdump-lzo': 1, 'kdump-snappy': 1 };
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
+}
+
+function seconds(start: bigint): number {
+  return Number(process.hrtime.bigint() - start) / 1e9;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Guest fill
+
+function xorshift(seed: number): () => number {
+  let s = seed >>> 0 || 1;
+  return () => {
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    return s;
+  };
+}
+
+const WORDS = (
+  'struct page *page = alloc_pages(GFP_KERNEL, order); if (!page) return -ENOMEM; spin_lock_irqsave(&zone->lock, flags); ' +
+  'list_for_each_entry(task, &init_task.tasks, tasks) printk(KERN_INFO "cpu %d: %s\\n", cpu, task->comm); the of and to ' +
+  'in is was that for it with as on be at by memory kernel guest dump vmcore 0xffffffff81000000 /usr/lib/x86_64-linux-gnu'
+).split(' ');
+
+/** A pool of text-like pages (C-ish source and prose, a few numbers): about 3:1 with zlib -1. */
+function textPages(count: number, rnd: () => number): Uint8Array[] {
+  const encoder = new TextEncoder();
+  return Array.from({ length: count }, () => {
+    const page = new Uint8Array(PAGE);
+    let at = 0;
+    while (at < PAGE) {
+      const word = encoder.encode(`${WORDS[rnd() % WORDS.length] ?? ''}${rnd() % 9 === 0 ? '\n' : ' '}`);
+      page.set(word.subarray(0, PAGE - at), at);
+      at += word.length;
+    }
+    return page;
+  });
+}
+
+/**
+ * Fills all guest RAM (the pc.ram backing, in RAM-offset order as QEMU's pc.ram block) page by
+ * page: 25% random, 25% text, 50% left zero, in a shuffled order fixed by the seed.
+ */
+function fillGuest(machine: Machine, seed: number): { random: number; text: number; zero: number } {
+  const rnd = xorshift(seed);
+  const texts = textPages(512, rnd);
+  const ram = machine.memory.regions.find((r) => r.kind === 'ram')?.backing;
+  if (ram === undefined) throw new Error('machine has no RAM');
+  const counts = { random: 0, text: 0, zero: 0 };
+  for (const chunk of ram.chunks) {
+    const words = new Uint32Array(chunk.buffer, chunk.byteOffset, chunk.length / 4);
+    for (let at = 0; at < chunk.length; at += PAGE) {
+      const kind = rnd() & 3;
+      if (kind === 0) {
+        for (let w = at / 4, end = (at + PAGE) / 4; w < end; w++) words[w] = rnd();
+        counts.random++;
+      } else if (kind === 1) {
+        chunk.set(texts[rnd() % texts.length] ?? texts[0] ?? new Uint8Array(PAGE), at);
+        counts.text++;
+      } else {
+        counts.zero++;
+      }
+    }
+  }
+  return counts;
+}
+
+/** The guest's RAM as one file, for QEMU's memory-backend-file. */
+async function writeRamImage(machine: Machine, path: string): Promise<void> {
+  const ram = machine.memory.regions.find((r) => r.kind === 'ram')?.backing;
+  if (ram === undefined) throw new Error('machine has no RAM');
+  const file = await open(path, 'w', 0o600);
+  try {
+    let position = 0;
+    for (const chunk of ram.chunks) {
+      for (let at = 0; at < chunk.length; at += 256 * MiB) {
+        const piece = chunk.subarray(at, Math.min(at + 256 * MiB, chunk.length));
+        for (let done = 0; done < piece.length;) done += (await file.write(piece, done, piece.length - done, position + done)).bytesWritten;
+        position += piece.length;
+      }
+    }
+  } finally {
+    await file.close();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Our side
+
+interface Run {
+  readonly seconds: number;
+  readonly peakRssBytes: number;
+  readonly fileBytes: number;
+  readonly diskBytes: number;
+}
+
+async function dumpOurs(engine: NodeDumpEngine, source: DumpSource, format: DumpFormat, path: string, compat?: 'qemu-7.2'): Promise<Run> {
+  let peak = process.memoryUsage.rss();
+  let nextSample = 0;
+  const start = process.hrtime.bigint();
+  await dumpToFile(source, path, {
+    engine,
+    format,
+    compat,
+    onProgress: ({ completed }) => {
+      if (completed < nextSample) return;
+      nextSample = completed + MiB;
+      peak = Math.max(peak, process.memoryUsage.rss());
+    },
+  });
+  const elapsed = seconds(start);
+  peak = Math.max(peak, process.memoryUsage.rss());
+  const info = await stat(path);
+  await rm(path, { force: true });
+  return { seconds: elapsed, peakRssBytes: peak, fileBytes: info.size, diskBytes: info.blocks * 512 };
+}
+
+// ---------------------------------------------------------------------------------------------
+// QEMU side
+
+/** A minimal QMP client: one command at a time, events ignored. */
+class Qmp {
+  readonly #socket: Socket;
+  #buffer = '';
+  readonly #waiters: ((message: Record<string, unknown>) => void)[] = [];
+
+  private constructor(socket: Socket) {
+    this.#socket = socket;
+    socket.setEncoding('utf8');
+    socket.on('data', (data: string) => {
+      this.#buffer += data;
+      let newline: number;
+      while ((newline = this.#buffer.indexOf('\n')) >= 0) {
+        const line = this.#buffer.slice(0, newline).trim();
+        this.#buffer = this.#buffer.slice(newline + 1);
+        if (line === '') continue;
+        const message = JSON.parse(line) as Record<string, unknown>;
+        if ('event' in message) continue;
+        this.#waiters.shift()?.(message);
+      }
+    });
+  }
+
+  static async connect(path: string): Promise<Qmp> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const socket = createConnection(path);
+        await once(socket, 'connect');
+        const qmp = new Qmp(socket);
+        await qmp.#next(); // greeting
+        await qmp.execute('qmp_capabilities');
+        return qmp;
+      } catch (error) {
+        if (attempt > 100) throw error;
+        await sleep(50);
+      }
+    }
+  }
+
+  #next(): Promise<Record<string, unknown>> {
+    return new Promise((resolve) => this.#waiters.push(resolve));
+  }
+
+  async execute(command: string, args?: Record<string, unknown>): Promise<unknown> {
+    const reply = this.#next();
+    this.#socket.write(`${JSON.stringify(args === undefined ? { execute: command } : { execute: command, arguments: args })}\n`);
+    const message = await reply;
+    if ('error' in message) throw new Error(`QMP ${command}: ${JSON.stringify(message['error'])}`);
+    return message['return'];
+  }
+
+  close(): void {
+    this.#socket.destroy();
+  }
+}
+
+class QemuGuest {
+  readonly #child: ChildProcess;
+  readonly #qmp: Qmp;
+
+  private constructor(child: ChildProcess, qmp: Qmp) {
+    this.#child = child;
+    this.#qmp = qmp;
+  }
+
+  static async start(sizeBytes: number, ramImage: string, dir: string): Promise<QemuGuest> {
+    const socket = join(dir, 'qmp.sock');
+    const size = `${sizeBytes / MiB}M`;
+    const child = spawn(QEMU, [
+      '-M', 'pc,memory-backend=ram', '-m', size, '-nodefaults', '-nic', 'none', '-display', 'none', '-accel', 'tcg', '-S',
+      '-object', `memory-backend-file,id=ram,size=${size},mem-path=${ramImage},share=on`,
+      '-qmp', `unix:${socket},server=on,wait=off`,
+    ], { stdio: ['ignore', 'ignore', 'inherit'] });
+    try {
+      return new QemuGuest(child, await Qmp.connect(socket));
+    } catch (error) {
+      child.kill();
+      throw error;
+    }
+  }
+
+  /** Times a synchronous dump-guest-memory (the reply comes when the file is complete). */
+  async dump(format: DumpFormat, path: string): Promise<Run> {
+    const start = process.hrtime.bigint();
+    await this.#qmp.execute('dump-guest-memory', { paging: false, protocol: `file:${path}`, format });
+    const elapsed = seconds(start);
+    const info = await stat(path);
+    await rm(path, { force: true });
+    return { seconds: elapsed, peakRssBytes: 0, fileBytes: info.size, diskBytes: info.blocks * 512 };
+  }
+
+  async stop(): Promise<void> {
+    const exited = once(this.#child, 'exit');
+    await this.#qmp.execute('quit').catch(() => undefined);
+    this.#qmp.close();
+    const timer = setTimeout(() => this.#child.kill('SIGKILL'), 5000);
+    await exited;
+    clearTimeout(timer);
+  }
+}
+
+function qemuAvailable(): boolean {
+  if (process.env['SLICE86_BENCH_QEMU'] === '0') return false;
+  return spawnSync('sh', ['-c', `command -v ${QEMU}`], { stdio: 'ignore' }).status === 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Report
+
+function rate(sizeBytes: number, runs: readonly Run[]): number {
+  return sizeBytes / median(runs.map((r) => r.seconds)) / GiB;
+}
+
+/** "median (min-max)" in GiB/s. */
+function rates(sizeBytes: number, runs: readonly Run[]): string {
+  const each = runs.map((r) => sizeBytes / r.seconds / GiB);
+  return `${rate(sizeBytes, runs).toFixed(3)} (${Math.min(...each).toFixed(2)}-${Math.max(...each).toFixed(2)})`;
+}
+
+function pad(text: string, width: number): string {
+  return text.padEnd(width);
+}
+
+async function benchGuest(sizeText: string, dir: string, withQemu: boolean): Promise<void> {
+  const sizeBytes = parseSize(sizeText);
+  const machine = createMachine({ memorySize: sizeText });
+  const counts = fillGuest(machine, 0x5eed);
+  const source = dumpSourceFromMachine(machine);
+  const engine = await createNodeDumpEngine();
+  const only = process.env['SLICE86_BENCH_DUMP_FORMATS']?.split(',');
+  const formats = engine.queryCapabilities().formats.filter((f) => !f.startsWith('kdump-raw-') && (only?.includes(f) ?? true));
+  let qemu: QemuGuest | undefined;
+  // tmpfs when there is one: a RAM image on disk would be dirty page cache whose writeback
+  // throttles both dumpers' writes for the first minutes.
+  const imageDir = existsSync('/dev/shm') ? await mkdtemp('/dev/shm/slice86-bench-') : dir;
+  const image = join(imageDir, `ram-${sizeText}.img`);
+  if (withQemu) {
+    await writeRamImage(machine, image);
+    qemu = await QemuGuest.start(sizeBytes, image, dir);
+  }
+  // One untimed ELF dump each first: both sides' first reads of never-touched guest pages fault
+  // them in (our zero pages, QEMU's tmpfs mapping), which is set-up, not dumping.
+  await dumpOurs(engine, source, 'elf', join(dir, 'warm-up'));
+  await qemu?.dump('elf', join(dir, 'warm-up'));
+  const baseRss = process.memoryUsage.rss();
+  console.log('Dump of a %s guest to a file (%d random, %d text, %d zero pages; GiB/s median (min-max) of %d after a warm-up%s)',
+    sizeText, counts.random, counts.text, counts.zero, ROUNDS, qemu === undefined ? '' : `, interleaved with ${QEMU} rounds`);
+  console.log('  %s %s %s %s %s %s %s', pad('format', 14), pad('ours GiB/s', 20), pad('peak RSS+', 10), pad('file/disk MiB', 16),
+    pad('QEMU GiB/s', 20), pad('ours/QEMU', 10), 'target');
+  try {
+    for (const format of formats) {
+      const ours: Run[] = [];
+      const theirs: Run[] = [];
+      for (let round = 0; round < ROUNDS; round++) {
+        ours.push(await dumpOurs(engine, source, format, join(dir, `ours.${format}`)));
+        if (qemu !== undefined && QEMU_FORMATS.includes(format)) theirs.push(await qemu.dump(format, join(dir, `qemu.${format}`)));
+      }
+      const oursRate = rate(sizeBytes, ours);
+      const peak = Math.max(...ours.map((r) => r.peakRssBytes)) - baseRss;
+      const last = ours.at(-1);
+      const files = last === undefined ? '' : `${(last.fileBytes / MiB).toFixed(0)}/${(last.diskBytes / MiB).toFixed(0)}`;
+      const qemuRate = theirs.length > 0 ? rate(sizeBytes, theirs) : undefined;
+      const target = TARGETS[format];
+      console.log('  %s %s %s %s %s %s %s', pad(format, 14), pad(rates(sizeBytes, ours), 20), pad(`${(peak / MiB).toFixed(1)} MiB`, 10), pad(files, 16),
+        pad(theirs.length > 0 ? rates(sizeBytes, theirs) : '-', 20), pad(qemuRate === undefined ? '-' : (oursRate / qemuRate).toFixed(2), 10),
+        target === undefined ? '' : `>= ${target}x QEMU; RSS+ < 64 MiB`);
+    }
+  } finally {
+    await qemu?.stop();
+    await rm(image, { force: true });
+    if (imageDir !== dir) await rm(imageDir, { recursive: true, force: true });
+  }
+}
+
+/** 256 MiB guest: the measurements behind the Node engine's defaults. */
+async function benchDefaults(dir: string): Promise<void> {
+  const machine = createMachine({ memorySize: '256M' });
+  fillGuest(machine, 0xdec1de);
+  const source = dumpSourceFromMachine(machine);
+  const variants: { label: string; workers: number; format: DumpFormat; compat?: 'qemu-7.2' }[] = [
+    { label: 'kdump-zlib, node:zlib, calling thread', workers: 0, format: 'kdump-zlib' },
+    { label: 'kdump-zlib, node:zlib, 1 worker', workers: 1, format: 'kdump-zlib' },
+    { label: 'kdump-zlib, node:zlib, 2 workers', workers: 2, format: 'kdump-zlib' },
+    { label: 'kdump-zlib, pako (qemu-7.2), calling thread', workers: 0, format: 'kdump-zlib', compat: 'qemu-7.2' },
+    { label: 'kdump-zlib, pako (qemu-7.2), 2 workers', workers: 2, format: 'kdump-zlib', compat: 'qemu-7.2' },
+    { label: 'kdump-snappy, calling thread', workers: 0, format: 'kdump-snappy' },
+    { label: 'kdump-snappy, 2 workers', workers: 2, format: 'kdump-snappy' },
+  ];
+  const engines = await Promise.all(variants.map((v) => createNodeDumpEngine({ workers: v.workers })));
+  const runs = variants.map((): Run[] => []);
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [i, v] of variants.entries()) {
+      const engine = engines[i];
+      if (engine?.queryCapabilities().formats.includes(v.format) !== true) continue;
+      runs[i]?.push(await dumpOurs(engine, source, v.format, join(dir, 'defaults.dump'), v.compat));
+    }
+  }
+  console.log('Node defaults: 256 MiB guest, same mix (GiB/s median (min-max) of %d, interleaved)', ROUNDS);
+  for (const [i, v] of variants.entries()) {
+    const r = runs[i] ?? [];
+    if (r.length > 0) console.log('  %s %s GiB/s', pad(v.label, 50), rates(256 * MiB, r));
+  }
+}
+
+export async function benchDump(): Promise<void> {
+  const sizes = (process.env['SLICE86_BENCH_DUMP_SIZES'] ?? '1G,4G').split(',').filter((s) => s !== '');
+  const withQemu = qemuAvailable();
+  const dir = await mkdtemp(join(tmpdir(), 'slice86-bench-'));
+  try {
+    if (!withQemu) console.log('%s not found (or SLICE86_BENCH_QEMU=0): our figures only', QEMU);
+    if (process.env['SLICE86_BENCH_DUMP_DEFAULTS'] !== '0') await benchDefaults(dir);
+    for (const size of sizes) await benchGuest(size, dir, withQemu);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+  if (existsSync(dir)) console.log('could not remove %s', dir);
+}
