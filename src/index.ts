@@ -75,3 +75,40 @@ export { lzo1xCompress, lzo1xDecompress, lzo1xWorstCase, Lzo1xError, type Lzo1xE
 export { createZstdCodec } from './dump/kdump/codecs/zstd.js';
 export { DUMP_DH_COMPRESSED_ZLIB, DUMP_DH_COMPRESSED_LZO, DUMP_DH_COMPRESSED_SNAPPY, DUMP_DH_COMPRESSED_ZSTD, CODEC_OUT_BYTES } from './dump/kdump/codecs/codec.js';
 export { executeQmp, type QmpCommand, type QmpReply, type QmpContext } from './dump/qmp.js';
+export {
+  translate,
+  translateDebug,
+  pagingControl,
+  pagingMode,
+  accessFlags,
+  Tlb,
+  ACCESS_WRITE,
+  ACCESS_USER,
+  ACCESS_FETCH,
+  PF_PRESENT,
+  PF_WRITE,
+  PF_USER,
+  PF_RSVD,
+  PF_FETCH,
+  DEFAULT_PHYS_ADDR_BITS,
+  type PageTableMemory,
+  type PagingControl,
+  type PagingMode,
+  type DebugTranslation,
+  type PageFault,
+  type GeneralProtectionFault,
+  type TranslationFault,
+  type Access,
+  type AccessFlags,
+} from './cpu/paging.js';
+export { pagingMappings, MemoryMappingList, blockProbe, type PagingMappingSource } from './dump/paging-mappings.js';
+export type { MemoryMapping } from './dump/mapping.js';
+export { readDump, type DumpFile, type DumpFileFormat, type ReadDumpOptions } from './dump/read/read-dump.js';
+export { inputFromBytes, type RandomAccessInput } from './dump/read/input.js';
+export { DumpReadError, type DumpReadErrorCode } from './dump/read/errors.js';
+export type { DumpNote } from './dump/read/notes.js';
+export type { PhysRange } from './dump/read/memory.js';
+export type { DumpMachine } from './dump/read/cpu.js';
+export type { ElfInfo, ElfLoad } from './dump/read/elf.js';
+export type { KdumpInfo, KdumpSubHeader } from './dump/read/kdump.js';
+export type { CodecTable } from './dump/read/pages.js';

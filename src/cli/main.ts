@@ -6,7 +6,10 @@
 
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { Slice86Error } from '../core/errors.js';
+import { DUMP_FORMATS, type DumpFormat } from '../dump/engine.js';
+import { runConvert } from './convert.js';
 import { runDemo } from './demo.js';
+import { runInspect } from './inspect.js';
 
 const EXIT_USAGE = 2;
 const EXIT_FAILURE = 1;
@@ -32,13 +35,31 @@ export function buildProgram(out: (line: string) => void): Command {
     .action((options: { machine: 'pc' | 'q35'; memory: string; cpus: number; json: boolean }) => {
       runDemo(options, out);
     });
+  program
+    .command('inspect')
+    .description('show what a dump file holds: format, CPUs and registers, vmcoreinfo, memory ranges, ELF or kdump headers')
+    .argument('<file>', 'ELF core, flattened or raw kdump file')
+    .option('--json', 'machine-readable output', false)
+    .action(async (file: string, options: { json: boolean }) => {
+      await runInspect(file, options, out);
+    });
+  program
+    .command('convert')
+    .description('rewrite a dump in another format (ELF, kdump flattened or raw) through the dump engine')
+    .argument('<in>', 'ELF core, flattened or raw kdump file')
+    .argument('<out>', 'file to write (replaced only when the conversion succeeds)')
+    .addOption(new Option('--format <format>', 'output format').choices(DUMP_FORMATS).makeOptionMandatory())
+    .addOption(new Option('--compat <flavour>', "write QEMU's exact bytes, quirks included").choices(['qemu-7.2']))
+    .action(async (input: string, output: string, options: { format: DumpFormat; compat?: 'qemu-7.2' }) => {
+      await runConvert(input, output, options, out, (line) => process.stderr.write(`slice86: ${line}\n`));
+    });
   return program;
 }
 
-export function main(argv: readonly string[]): number {
+export async function main(argv: readonly string[]): Promise<number> {
   const program = buildProgram((line) => process.stdout.write(`${line}\n`));
   try {
-    program.parse(argv, { from: 'user' });
+    await program.parseAsync(argv, { from: 'user' });
     return 0;
   } catch (error) {
     if (error instanceof CommanderError) {
@@ -54,4 +75,12 @@ export function main(argv: readonly string[]): number {
   }
 }
 
-process.exitCode = main(process.argv.slice(2));
+// A reader that stops early (`slice86 inspect dump | head`) closes the pipe: end quietly, as
+// Unix tools do, instead of printing an EPIPE stack trace.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  process.exit(error.code === 'EPIPE' ? 0 : EXIT_FAILURE);
+});
+
+void main(process.argv.slice(2)).then((code) => {
+  process.exitCode = code;
+});

@@ -20,6 +20,7 @@ import { layoutKdump } from './kdump/layout.js';
 import { dumpablePfns, maxMapnr } from './kdump/pages.js';
 import { writeKdump } from './kdump/write.js';
 import { blockMappings, filterMappings } from './mapping.js';
+import { pagingMappings } from './paging-mappings.js';
 import { buildNotes, type DumpFlavour, type DumpNotes } from './notes.js';
 import type { ByteSink } from './sink.js';
 import type { DumpSource } from './source.js';
@@ -148,7 +149,7 @@ export class DumpEngine {
       const total = filtered.reduce((n, b) => n + b.sizeBytes, 0);
       this.#status = { status: 'active', completed: 0, total };
       if (codec === undefined) {
-        const mappings = filterMappings(blockMappings(source.blocks), filter);
+        const mappings = filterMappings(options.paging === true ? pagingMappings(source) : blockMappings(source.blocks), filter);
         const layout = layoutElf(source.cpus, source.blocks, filtered, mappings, notes.bytes.length, flavour === 'default');
         await writeElf(layout, elfHeaderBytes(layout, notes.bytes, flavour === 'qemu-7.2'), ctx);
       } else {
@@ -237,7 +238,6 @@ function validateFormat(options: Omit<DumpOptions, 'sink'>): DumpFormat {
   }
   if (options.begin !== undefined && options.length === undefined) throw refuse('invalid-argument', "Parameter 'length' is missing");
   if (options.length !== undefined && options.begin === undefined) throw refuse('invalid-argument', "Parameter 'begin' is missing");
-  if (options.paging === true) throw refuse('unsupported-format', 'Obtaining memory mappings is unsupported on this CPU.');
   return format;
 }
 

@@ -50,7 +50,7 @@ export class MemorySink implements ByteSink {
 
   /** Everything written: the sequential stream with positioned writes applied over it. */
   bytes(): Uint8Array {
-    const end = Math.max(this.#length, ...this.#positioned.map((p) => p.offset + p.bytes.length));
+    const end = this.#positioned.reduce((max, p) => Math.max(max, p.offset + p.bytes.length), this.#length);
     const out = new Uint8Array(end);
     let at = 0;
     for (const chunk of this.#chunks) {

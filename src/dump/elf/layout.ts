@@ -134,13 +134,24 @@ export function layoutElf(
 function loadHeader(m: MemoryMapping, blocks: readonly FilteredBlock[], fieldMask: bigint): LoadHeader {
   const phys = m.phys;
   const vaddr = (m.virt & fieldMask) === 0n ? phys : m.virt;
-  for (const b of blocks) {
-    const start = BigInt(b.gpa);
-    const end = start + BigInt(b.sizeBytes);
-    if (phys >= start && phys < end) {
-      const filesz = m.length < end - phys ? m.length : end - phys;
-      return { paddr: phys, vaddr, offset: BigInt(b.fileOffset) + (phys - start), filesz, memsz: m.length };
-    }
+  const b = phys <= BigInt(Number.MAX_SAFE_INTEGER) ? blockHolding(blocks, Number(phys)) : undefined;
+  if (b === undefined) return { paddr: phys, vaddr, offset: fieldMask, filesz: 0n, memsz: m.length };
+  const start = BigInt(b.gpa);
+  const rest = start + BigInt(b.sizeBytes) - phys;
+  return { paddr: phys, vaddr, offset: BigInt(b.fileOffset) + (phys - start), filesz: m.length < rest ? m.length : rest, memsz: m.length };
+}
+
+/** The block containing `gpa`, by binary search (blocks are sorted and disjoint). */
+function blockHolding(blocks: readonly FilteredBlock[], gpa: number): FilteredBlock | undefined {
+  let lo = 0;
+  let hi = blocks.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const b = blocks[mid];
+    if (b === undefined) return undefined;
+    if (gpa < b.gpa) hi = mid - 1;
+    else if (gpa >= b.gpa + b.sizeBytes) lo = mid + 1;
+    else return b;
   }
-  return { paddr: phys, vaddr, offset: fieldMask, filesz: 0n, memsz: m.length };
+  return undefined;
 }
