@@ -29,6 +29,12 @@ export interface DumpSource {
   /** Guest-physical read with DMA rules (holes read 0; false if any byte was a hole). */
   readPhysical(gpa: number, dst: Uint8Array): boolean;
   /**
+   * Whether `gpa` is RAM or a ROM device, for paging-mode dumps, which drop leaves that point at
+   * anything else. Without it, the blocks decide; a source with flash in ROM-device mode (QEMU's
+   * pflash, not a dump block) answers true for it, as QEMU's memory_region_is_ram(_device) does.
+   */
+  isRamOrRomDevice?(gpa: number): boolean;
+  /**
    * Called before the first byte is read and returns the function to call afterwards, so a
    * machine can stop running guest code for the duration (QEMU stops the VM likewise).
    */
