@@ -33,7 +33,7 @@ export interface DumpSource {
    * anything else. Without it, the blocks decide; a source with flash in ROM-device mode (QEMU's
    * pflash, not a dump block) answers true for it, as QEMU's memory_region_is_ram(_device) does.
    */
-  isRamOrRomDevice?(gpa: number): boolean;
+  readonly isRamOrRomDevice?: ((gpa: number) => boolean) | undefined;
   /**
    * Called before the first byte is read and returns the function to call afterwards, so a
    * machine can stop running guest code for the duration (QEMU stops the VM likewise).
