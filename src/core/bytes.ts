@@ -60,6 +60,17 @@ export function writeU64be(bytes: Uint8Array, offset: number, value: bigint): vo
   writeU32be(bytes, offset + 4, Number(value & 0xffffffffn));
 }
 
+/** The parts one after another in a fresh array. */
+export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
 /** Little-endian u16 as a fresh 2-byte array: the shape of QEMU's fw_cfg_add_i16 items. */
 export function u16le(value: number): Uint8Array {
   const out = new Uint8Array(2);

@@ -5,6 +5,7 @@
  * gdb and eu-readelf expect a thread's FP registers.
  */
 
+import { concatBytes } from '../core/bytes.js';
 import type { CpuSnapshot } from '../cpu/state.js';
 import type { GuestNote } from '../devices/vmcoreinfo-note.js';
 import { EM_X86_64 } from './elf/layout.js';
@@ -29,11 +30,5 @@ export function buildNotes(cpus: readonly CpuSnapshot[], machine: number, guestN
   for (const cpu of cpus) parts.push(elfNote('QEMU', QEMU_NOTE_TYPE, qemuCpuState(cpu)));
   const cpuBytes = parts.reduce((n, p) => n + p.length, 0);
   if (guestNote !== undefined) parts.push(guestNote.bytes);
-  const bytes = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    bytes.set(p, at);
-    at += p.length;
-  }
-  return { bytes, guestNoteOffset: guestNote === undefined ? undefined : cpuBytes };
+  return { bytes: concatBytes(parts), guestNoteOffset: guestNote === undefined ? undefined : cpuBytes };
 }

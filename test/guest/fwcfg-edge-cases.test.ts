@@ -12,6 +12,7 @@ import { DmaDriver, PioDriver, findFile, readDirectory, type FwCfgDriver } from 
 import { hex } from '../support/hex.js';
 import { makeMachine } from '../support/machine-fixture.js';
 import { loadTrace } from '../support/qemu-trace.js';
+import { thrown } from '../support/thrown.js';
 
 // Control bits and ports as spec §1.1 and §2.1 give them.
 const ERROR = 0x01;
@@ -134,14 +135,6 @@ function inRows(keys: readonly number[]) {
   return keys.map((key) => ({ key, hexKey: `0x${key.toString(16).padStart(4, '0')}` }));
 }
 
-function thrown(action: () => unknown): unknown {
-  try {
-    action();
-  } catch (error) {
-    return error;
-  }
-  return undefined;
-}
 
 // etc/e820 of a 32 MiB pc (spec §10 and the trace): the AMD HT hole first, then RAM.
 const E820_32M = hex`

@@ -10,6 +10,7 @@ import { bswap32 } from '../../src/core/bytes.js';
 import { DmaDriver, PioDriver, findFile } from '../support/fwcfg-driver.js';
 import { hex } from '../support/hex.js';
 import { makeMachine } from '../support/machine-fixture.js';
+import { thrown } from '../support/thrown.js';
 
 const NOTE_GPA = 0x90000;
 const MiB = 0x100000;
@@ -24,15 +25,6 @@ class LibqosDmaDriver extends DmaDriver {
   }
 }
 
-/** The error `action` throws, for checking its class, code and exact message. */
-function thrown(action: () => unknown): unknown {
-  try {
-    action();
-  } catch (error) {
-    return error;
-  }
-  return undefined;
-}
 
 function vmcoreinfoKey(machine: Machine): number {
   const entry = findFile(new PioDriver(machine), 'etc/vmcoreinfo');

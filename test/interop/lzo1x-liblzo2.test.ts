@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { concatBytes } from '../../src/core/bytes.js';
 import { lzo1xCompress, lzo1xDecompress, lzo1xWorstCase } from '../../src/dump/kdump/codecs/lzo1x.js';
 import { hex } from '../support/hex.js';
 import { DEBIAN_PYTHON, missingPythonModule, missingTool } from '../support/tools.js';
@@ -116,9 +117,7 @@ function textBytes(n: number, seed: number): Uint8Array {
   return new TextEncoder().encode(s.slice(0, n));
 }
 
-function concat(...parts: Uint8Array[]): Uint8Array {
-  return new Uint8Array(Buffer.concat(parts));
-}
+const concat = (...parts: Uint8Array[]): Uint8Array => concatBytes(parts);
 
 /** The page kinds the brief asks for, several of each, all deterministic. */
 function pageSet(): { name: string; data: Uint8Array }[] {

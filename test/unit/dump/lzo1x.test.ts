@@ -6,21 +6,14 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Lzo1xError, lzo1xCompress, lzo1xDecompress, lzo1xWorstCase, type Lzo1xErrorCode } from '../../../src/dump/kdump/codecs/lzo1x.js';
+import { concatBytes } from '../../../src/core/bytes.js';
 import { hex } from '../../support/hex.js';
 
 const PAGE = 4096;
 const MAX_LEN = 8192;
 const END = hex`11 00 00`; // M4 with distance 16384: end of stream
 
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
+const concat = (...parts: Uint8Array[]): Uint8Array => concatBytes(parts);
 
 function compress(src: Uint8Array): Uint8Array {
   const out = new Uint8Array(lzo1xWorstCase(src.length));

@@ -19,17 +19,10 @@ import {
 import { DmaDriver, PioDriver, readDirectory, readFileByName } from '../../support/fwcfg-driver.js';
 import { hex } from '../../support/hex.js';
 import { makeMachine } from '../../support/machine-fixture.js';
+import { thrown as thrownBy } from '../../support/thrown.js';
 
 type ErrorClass = abstract new (...args: never[]) => Error;
 
-function thrownBy(action: () => unknown): unknown {
-  try {
-    action();
-  } catch (error) {
-    return error;
-  }
-  return undefined;
-}
 
 function expectError(action: () => unknown, type: ErrorClass, code: string): void {
   const error = thrownBy(action);

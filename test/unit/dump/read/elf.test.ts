@@ -11,17 +11,10 @@ import { DumpReadError } from '../../../../src/dump/read/errors.js';
 import { inputFromBytes, type RandomAccessInput } from '../../../../src/dump/read/input.js';
 import { readDump } from '../../../../src/dump/read/read-dump.js';
 import { customFpu, dumpBytes, expectedCpu, fields, firstDifference, handElf64, longModeCpu, note, protectedCpu, waitingCpu } from './helpers.js';
+import { rejection } from '../../../support/thrown.js';
 
 const pattern = (length: number, seed: number): Uint8Array => Uint8Array.from({ length }, (_, i) => (seed + i * 13) & 0xff);
 
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('ELF32 (no memory at or above 4 GiB)', () => {
   const blocks = [{ gpa: 0, bytes: pattern(0x10000, 1) }, { gpa: 0x100000, bytes: pattern(0x2000, 2) }];

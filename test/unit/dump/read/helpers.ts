@@ -17,6 +17,7 @@ import {
 } from '../../../../src/index.js';
 import { EFER_LMA, EFER_LME } from '../../../../src/cpu/state.js';
 import { DmaDriver, PioDriver, findFile } from '../../../support/fwcfg-driver.js';
+import { concatBytes } from '../../../../src/core/bytes.js';
 
 export const FIRMWARE = new Uint8Array(65536).fill(0xf4);
 export const NOTE_GPA = 0x90000;
@@ -255,15 +256,8 @@ export function handElf64(options: { machine?: number; notes: readonly Uint8Arra
   return out;
 }
 
-export function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
+/** The parts one after another (the project's concatBytes, under the name these tests use). */
+export const concat = concatBytes;
 
 /** Bytes with little-endian fields set: [offset, value, width] triples. */
 export function fields(size: number, values: readonly (readonly [number, bigint | number, 2 | 4 | 8])[]): Uint8Array {

@@ -10,15 +10,8 @@ import { DumpReadError } from '../../../../src/dump/read/errors.js';
 import { inputFromBytes } from '../../../../src/dump/read/input.js';
 import { readDump } from '../../../../src/dump/read/read-dump.js';
 import { concat, dumpBytes, longModeCpu, markBytes, markedMachine, protectedCpu, VMCOREINFO } from './helpers.js';
+import { rejection } from '../../../support/thrown.js';
 
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected a rejection');
-}
 
 /** A flattened record: big-endian offset and size, then the bytes (spec §5.7). */
 function record(offset: number, bytes: Uint8Array): Uint8Array {
