@@ -1,23 +1,10 @@
 ; dump-guest-nonote.asm - golden dump guest image "nonote":
 ; 64-bit long mode like dump-guest-long, but no VMCOREINFO note is registered.
 ;
-; Build: nasm -f bin -o dump-guest-nonote.bin dump-guest-nonote.asm
+; Build (in this folder): nasm -f bin -o dump-guest-nonote.bin dump-guest-nonote.asm
 ; The code is in dump-guest.inc (same folder), which describes every image;
 ; scripts/golden/capture-dumps.mjs runs the images under QEMU 7.2.
 
 %define MODE_LONG
 
-; include dump-guest.inc from this file's own folder (nasm searches only the
-; current directory and -I paths)
-%strlen DG_LEN __?FILE?__
-%assign DG_CUT DG_LEN
-%rep DG_LEN
-  %substr DG_CH __?FILE?__ DG_CUT, 1
-  %ifidn DG_CH, '/'
-    %exitrep
-  %endif
-  %assign DG_CUT DG_CUT - 1
-%endrep
-%substr DG_DIR __?FILE?__ 1, DG_CUT
-%strcat DG_BODY DG_DIR, 'dump-guest.inc'
-%include DG_BODY
+%include "dump-guest.inc"

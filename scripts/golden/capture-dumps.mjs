@@ -161,7 +161,7 @@ function parseArgs(argv) {
 
 function buildImages() {
   for (const [name, img] of Object.entries(IMAGES)) {
-    execFileSync('nasm', ['-f', 'bin', '-o', imagePath(name), sourcePath(name)], { stdio: 'inherit' });
+    execFileSync('nasm', ['-f', 'bin', '-I', `${FW_DIR}/`, '-o', imagePath(name), sourcePath(name)], { stdio: 'inherit' });
     console.log(`built ${path.relative(ROOT, imagePath(name))} (${img.defines.join(', ')})`);
   }
 }
@@ -532,7 +532,7 @@ async function main() {
     qemu: null,
     qemuVersionLine: versionLine,
     capturedBy: 'scripts/golden/capture-dumps.mjs',
-    images: Object.fromEntries(Object.entries(IMAGES).map(([k, v]) => [k, { file: path.relative(ROOT, imagePath(k)), source: path.relative(ROOT, sourcePath(k)), defines: v.defines, nasm: `nasm -f bin -o ${path.relative(ROOT, imagePath(k))} ${path.relative(ROOT, sourcePath(k))}`, sha256: sha256(fs.readFileSync(imagePath(k))) }])),
+    images: Object.fromEntries(Object.entries(IMAGES).map(([k, v]) => [k, { file: path.relative(ROOT, imagePath(k)), source: path.relative(ROOT, sourcePath(k)), defines: v.defines, nasm: `nasm -f bin -I firmware/golden/ -o ${path.relative(ROOT, imagePath(k))} ${path.relative(ROOT, sourcePath(k))}`, sha256: sha256(fs.readFileSync(imagePath(k))) }])),
     cases: [],
     files: [],
   };

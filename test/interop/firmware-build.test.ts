@@ -5,7 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { missingTool } from '../support/tools.js';
 
@@ -22,7 +22,9 @@ describe('firmware binaries match their sources', () => {
     const dir = mkdtempSync(join(tmpdir(), 'slice86-nasm-'));
     try {
       const out = join(dir, 'out.bin');
-      execFileSync('nasm', ['-f', 'bin', '-o', out, new URL(source, FIRMWARE).pathname]);
+      // -I: nasm looks for %include files in the working directory, not beside the source.
+      const path = new URL(source, FIRMWARE).pathname;
+      execFileSync('nasm', ['-f', 'bin', '-I', `${dirname(path)}/`, '-o', out, path]);
       const committed = readFileSync(new URL(source.replace(/\.asm$/, '.bin'), FIRMWARE));
       expect(Buffer.compare(readFileSync(out), committed)).toBe(0);
     } finally {
