@@ -36,6 +36,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import zlib from 'node:zlib';
+import { parseCaptureArgs } from './capture-args.mjs';
 import { hasExited, Qmp, sleep } from './qmp-client.mjs';
 
 import {
@@ -143,21 +144,7 @@ function noteFacts(image) {
 }
 
 // ---------------------------------------------------------------------------
-// command line
-
-function parseArgs(argv) {
-  const opts = { build: false, only: null };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (arg === '--build') opts.build = true;
-    else if (arg === '--only') opts.only = new Set(String(argv[++i] ?? '').split(','));
-    else if (arg === '--help' || arg === '-h') {
-      console.log('usage: node scripts/golden/capture-dumps.mjs [--build] [--only long,pse32]');
-      process.exit(0);
-    } else throw new Error(`unknown argument ${JSON.stringify(arg)}`);
-  }
-  return opts;
-}
+// building the firmware
 
 function buildImages() {
   for (const [name, img] of Object.entries(IMAGES)) {
@@ -517,7 +504,7 @@ async function errorRequests(c, qmp, tmp, record, elfByFile) {
 // ---------------------------------------------------------------------------
 
 async function main() {
-  const opts = parseArgs(process.argv.slice(2));
+  const opts = parseCaptureArgs(process.argv.slice(2), 'usage: node scripts/golden/capture-dumps.mjs [--build] [--only long,pse32]');
   if (opts.build) buildImages();
   checkImages();
   const versionLine = execFileSync(QEMU, ['--version'], { encoding: 'utf8' }).split('\n')[0];

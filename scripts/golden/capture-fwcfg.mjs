@@ -28,6 +28,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseCaptureArgs } from './capture-args.mjs';
 import { hasExited, Qmp, sleep } from './qmp-client.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -41,21 +42,7 @@ const MEMORIES = ['32M', '3584M', '5G'];
 const TRACE_TIMEOUT_MS = 10 * 60 * 1000;
 
 // ---------------------------------------------------------------------------
-// command line
-
-function parseArgs(argv) {
-  const opts = { build: false, only: null };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (arg === '--build') opts.build = true;
-    else if (arg === '--only') opts.only = new Set(String(argv[++i] ?? '').split(','));
-    else if (arg === '--help' || arg === '-h') {
-      console.log('usage: node scripts/golden/capture-fwcfg.mjs [--build] [--only pc-32M,q35-5G]');
-      process.exit(0);
-    } else throw new Error(`unknown argument ${JSON.stringify(arg)}`);
-  }
-  return opts;
-}
+// building the firmware
 
 function buildProbe() {
   execFileSync('nasm', ['-f', 'bin', '-o', PROBE_BIN, PROBE_ASM], { stdio: 'inherit' });
@@ -289,7 +276,7 @@ async function capture(machine, memory, tmp) {
 // ---------------------------------------------------------------------------
 
 async function main() {
-  const opts = parseArgs(process.argv.slice(2));
+  const opts = parseCaptureArgs(process.argv.slice(2), 'usage: node scripts/golden/capture-fwcfg.mjs [--build] [--only pc-32M,q35-5G]');
   if (opts.build) buildProbe();
   checkProbe();
   console.log(execFileSync(QEMU, ['--version'], { encoding: 'utf8' }).split('\n')[0]);

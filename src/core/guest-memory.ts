@@ -115,7 +115,7 @@ export class GuestMemory {
 
   /** All-or-nothing read: false, and `dst` untouched, unless every byte is mapped. */
   readInto(gpa: number, dst: Uint8Array): boolean {
-    if (!this.#covered(gpa, dst.length, false)) return false;
+    if (!this.#covered(gpa, dst.length)) return false;
     this.#visit(gpa, dst.length, (chunk, chunkOffset, done, piece) => {
       dst.set(chunk.subarray(chunkOffset, chunkOffset + piece), done);
     });
@@ -124,7 +124,7 @@ export class GuestMemory {
 
   /** All-or-nothing host write (ROM included): false, and nothing written, unless all mapped. */
   writeFrom(gpa: number, src: Uint8Array): boolean {
-    if (!this.#covered(gpa, src.length, false)) return false;
+    if (!this.#covered(gpa, src.length)) return false;
     this.#visit(gpa, src.length, (chunk, chunkOffset, done, piece) => {
       chunk.set(src.subarray(done, done + piece), chunkOffset);
     });
@@ -201,13 +201,14 @@ export class GuestMemory {
     return undefined;
   }
 
-  #covered(gpa: number, length: number, writable: boolean): boolean {
+  /** Whether every byte of the range is RAM or ROM. */
+  #covered(gpa: number, length: number): boolean {
     if (!validRange(gpa, length)) return false;
     let at = gpa;
     const end = gpa + length;
     while (at < end) {
       const region = this.#regionAt(at);
-      if (region === undefined || (writable && region.kind === 'rom')) return false;
+      if (region === undefined) return false;
       at = region.gpa + region.sizeBytes;
     }
     return true;
