@@ -96,6 +96,11 @@ export function jumpTo(cpu: Cpu, target: number): void {
   }
 }
 
+/** Operand size of PUSH/POP: 64 bits by default in 64-bit mode (16 with 66), else the operand size. */
+function stackOpSize(cpu: Cpu): number {
+  return cpu.code64 ? (d.osz === 2 ? 2 : 8) : d.osz;
+}
+
 function invalidIn64(cpu: Cpu): void {
   if (cpu.code64) throw new CpuFault(VEC_UD);
 }
@@ -309,10 +314,10 @@ function exec(cpu: Cpu, op: number): void {
       }
       return;
     }
-    case 0x68: push(cpu, osz === 8 ? 8 : osz, osz === 8 ? fetchSigned(cpu, 4) : fetchImm(cpu, osz)); return;
-    case 0x6a: {
-      const v = fetchSigned(cpu, 1);
-      push(cpu, osz, osz === 2 ? v & 0xffff : osz === 4 ? v >>> 0 : v);
+    case 0x68: case 0x6a: {
+      const size = stackOpSize(cpu);
+      const v = fetchSigned(cpu, op === 0x6a ? 1 : Math.min(size, 4));
+      push(cpu, size, size === 2 ? v & 0xffff : size === 4 ? v >>> 0 : v);
       return;
     }
     case 0x69: case 0x6b: {
@@ -430,7 +435,7 @@ function exec(cpu: Cpu, op: number): void {
       modrm(cpu);
       if ((d.reg & 7) !== 0) throw new CpuFault(VEC_UD);
       // The pop happens first; the destination address uses the incremented stack pointer.
-      const size = osz;
+      const size = stackOpSize(cpu);
       const v = peek(cpu, 0, size);
       const spBefore = [cpu.r[RSP]!, cpu.rh[RSP]!] as const;
       addSp(cpu, size);
