@@ -183,6 +183,12 @@ export class Cpu {
   readonly xmm = new Uint8Array(256);
 
   runState: CpuRunState = 'running';
+  /** DR7 enables a breakpoint: the run loop checks instruction breakpoints and data hits. */
+  debugActive = false;
+  /** DR7 enables a data breakpoint: page caches stay empty so every access is checked. */
+  #watching = 0;
+  /** B0-B3 bits of data breakpoints hit by the current instruction. */
+  dataHits = 0;
   /** Instructions retired since power-on (the TSC follows it). */
   instructions = 0;
 
@@ -350,7 +356,9 @@ export class Cpu {
   linear(seg: number, off: number, size: number): number {
     if (this.code64) {
       const lin = seg >= FS ? this.segBase[seg]! + off : off;
-      if (lin >= 0x800000000000 || lin < -0x800000000000) throw new CpuFault(seg === SS ? VEC_SS : VEC_GP, 0);
+      // A non-canonical address is #GP(0) even through SS: QEMU 7.2 raises #GP where hardware
+      // raises #SS, and guests see QEMU's behaviour here.
+      if (lin >= 0x800000000000 || lin < -0x800000000000) throw new CpuFault(VEC_GP, 0);
       return lin;
     }
     if (off < this.segLo[seg]! || off + size - 1 > this.segHi[seg]!) throw new CpuFault(seg === SS ? VEC_SS : VEC_GP, 0);
@@ -424,6 +432,7 @@ export class Cpu {
   /** Fills the page cache for `lin`; false when the page has no host view for this kind. */
   #fill(lin: number, kind: number): boolean {
     const pa = this.translate(lin, kind);
+    if (this.#watching !== 0 && kind !== KIND_FETCH) return false;
     const v = this.physView(pa);
     if (v === undefined || (kind === KIND_WRITE && !v.writable)) return false;
     const slot = (lin >>> 12) & (CACHE_SLOTS - 1);
@@ -439,7 +448,39 @@ export class Cpu {
     const slot = (lin >>> 12) & (CACHE_SLOTS - 1);
     if (this.#tag[KIND_READ][slot] === lin - o) return this.#arr[KIND_READ][slot]![this.#off[KIND_READ][slot]! + o]!;
     if (this.#fill(lin, KIND_READ)) return this.read8(lin);
-    return this.physRead8(this.translate(lin, KIND_READ));
+    const pa = this.translate(lin, KIND_READ);
+    if ((this.#watching & 2) !== 0) this.#watch(lin, false);
+    return this.physRead8(pa);
+  }
+
+  /** Debug-register data breakpoints: records which ones the byte at `lin` hits. */
+  #watch(lin: number, write: boolean): void {
+    const dr7 = this.dr[7]!;
+    for (let i = 0; i < 4; i++) {
+      if (((dr7 >> (i * 2)) & 3) === 0) continue;
+      const rw = (dr7 >> (16 + i * 4)) & 3;
+      if (rw !== 1 && rw !== 3) continue;
+      if (rw === 1 && !write) continue;
+      const lenBits = (dr7 >> (18 + i * 4)) & 3;
+      const len = lenBits === 0 ? 1 : lenBits === 1 ? 2 : lenBits === 3 ? 4 : 8;
+      const start = this.dr[i]! - (this.dr[i]! % len);
+      if (lin >= start && lin < start + len) this.dataHits |= 1 << i;
+    }
+  }
+
+  /** After a DR7 write: which breakpoints need checking. */
+  debugChanged(): void {
+    const dr7 = this.dr[7]!;
+    this.debugActive = (dr7 & 0xff) !== 0;
+    let watching = 0;
+    for (let i = 0; i < 4; i++) {
+      if (((dr7 >> (i * 2)) & 3) === 0) continue;
+      const rw = (dr7 >> (16 + i * 4)) & 3;
+      if (rw === 1) watching |= 1;
+      if (rw === 3) watching |= 3;
+    }
+    this.#watching = watching;
+    this.#clearCaches();
   }
 
   fetch8(lin: number): number {
@@ -510,7 +551,9 @@ export class Cpu {
       this.write8(lin, v);
       return;
     }
-    this.physWrite8(this.translate(lin, KIND_WRITE), v);
+    const pa = this.translate(lin, KIND_WRITE);
+    if (this.#watching !== 0) this.#watch(lin, true);
+    this.physWrite8(pa, v);
   }
 
   write16(lin: number, v: number): void {
@@ -675,6 +718,7 @@ export class Cpu {
     this.runState = s.runState;
     this.updateMode();
     this.pagingChanged(true);
+    this.debugChanged();
   }
 }
 

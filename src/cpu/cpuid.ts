@@ -42,7 +42,7 @@ export function cpuidLeaf(leaf: number, sub: number, apicId: number): [number, n
     case 0: return [MAX_BASIC, VENDOR[0], VENDOR[2], VENDOR[1]];
     case 1: return [VERSION, ((apicId << 24) | (8 << 8)) >>> 0, FEATURES_ECX, FEATURES_EDX];
     case 5: return [0, 0, 3, 0];
-    case 6: return [4, 0, 0, 0];
+    case 6: return [0, 0, 0, 0];
     case 0xb: {
       if (sub === 0) return [0, 1, 0x100, apicId];
       if (sub === 1) return [0, 1, 0x201, apicId];

@@ -5,8 +5,8 @@
  * double fault is a triple fault, reported to the caller; nothing escapes into the host.
  */
 
-import { RSP, type Cpu } from './cpu.js';
-import { CpuFault, VEC_DF, VEC_PF, isContributory } from './faults.js';
+import { CS, F_RF, F_TF, RSP, TWO32, type Cpu } from './cpu.js';
+import { CpuFault, VEC_DB, VEC_DF, VEC_PF, isContributory } from './faults.js';
 import { step } from './exec/step.js';
 import { deliverInterrupt, exceptionErrorCode } from './exec/system.js';
 
@@ -25,24 +25,63 @@ export function runCpu(cpu: Cpu, budget: number, stopRequested: () => boolean): 
   let executed = 0;
   while (executed < budget) {
     if (cpu.runState !== 'running') return { executed, stop: 'halted' };
-    try {
-      step(cpu);
-    } catch (e) {
-      if (!(e instanceof CpuFault)) throw e;
-      cpu.ip = cpu.startIp;
-      cpu.r[RSP] = cpu.startSpLo;
-      cpu.rh[RSP] = cpu.startSpHi;
-      if (!raiseException(cpu, e.vector, e.errorCode)) {
-        executed++;
-        cpu.instructions++;
-        return { executed, stop: 'triple-fault' };
+    const singleStep = (cpu.fl & F_TF) !== 0;
+    let ok = true;
+    if (cpu.debugActive && instructionBreakpoint(cpu)) {
+      ok = raiseException(cpu, VEC_DB, -1);
+    } else {
+      cpu.dataHits = 0;
+      try {
+        step(cpu);
+        cpu.fl &= ~F_RF;
+        if (singleStep || cpu.dataHits !== 0) ok = debugTrap(cpu, singleStep);
+      } catch (e) {
+        if (!(e instanceof CpuFault)) throw e;
+        cpu.ip = cpu.startIp;
+        cpu.r[RSP] = cpu.startSpLo;
+        cpu.rh[RSP] = cpu.startSpHi;
+        ok = raiseException(cpu, e.vector, e.errorCode);
       }
+    }
+    if (!ok) {
+      executed++;
+      cpu.instructions++;
+      return { executed, stop: 'triple-fault' };
     }
     executed++;
     cpu.instructions++;
     if (stopRequested()) return { executed, stop: 'stopped' };
   }
   return { executed, stop: cpu.runState !== 'running' ? 'halted' : 'instruction-limit' };
+}
+
+/** An enabled execute breakpoint at CS:RIP (and RF clear): sets its DR6 bit. */
+function instructionBreakpoint(cpu: Cpu): boolean {
+  if ((cpu.fl & F_RF) !== 0) return false;
+  const dr7 = cpu.dr[7]!;
+  const lin = cpu.code64 ? cpu.ip : (cpu.segBase[CS]! + cpu.ip) % TWO32;
+  let hits = 0;
+  for (let i = 0; i < 4; i++) {
+    if (((dr7 >> (i * 2)) & 3) !== 0 && ((dr7 >> (16 + i * 4)) & 3) === 0 && cpu.dr[i] === lin) hits |= 1 << i;
+  }
+  if (hits === 0) return false;
+  setDr6(cpu, hits, false);
+  return true;
+}
+
+/** DR6 as QEMU updates it: B0-B3 replaced by this event's hits, BS sticky. */
+function setDr6(cpu: Cpu, hits: number, singleStep: boolean): void {
+  const dr6 = BigInt.asUintN(64, BigInt(cpu.dr[6]!));
+  let v = (dr6 & ~0xfn) | BigInt(hits);
+  if (singleStep) v |= 0x4000n;
+  cpu.dr[6] = Number(BigInt.asIntN(64, v));
+}
+
+/** #DB trap after an instruction: single step (TF) and/or data breakpoints. */
+function debugTrap(cpu: Cpu, singleStep: boolean): boolean {
+  setDr6(cpu, cpu.dataHits, singleStep);
+  cpu.dataHits = 0;
+  return raiseException(cpu, VEC_DB, -1);
 }
 
 /** Delivers an exception raised by the instruction at RIP; false on a triple fault. */

@@ -78,4 +78,5 @@ export function writeDebug(cpu: Cpu, n: number, value: bigint): void {
   if (n === 6) v = Number(BigInt.asIntN(64, value | 0xffff0ff0n));
   if (n === 7) v = Number(BigInt.asIntN(64, value | 0x400n));
   cpu.dr[n] = v;
+  if (n === 7) cpu.debugChanged();
 }

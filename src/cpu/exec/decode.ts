@@ -31,6 +31,8 @@ export const d = {
   isReg: false,
   /** The memory operand is RIP-relative (its offset already counts the immediate passed to modrm). */
   ripRel: false,
+  /** The base register of a memory operand (-1 for none); POP r/m needs to know if it is RSP. */
+  base: -1,
   /** Effective segment and offset (masked by the address size) of a memory operand. */
   seg: DS,
   off: 0,
@@ -92,6 +94,7 @@ export function modrm(cpu: Cpu, immBytes = 0): void {
   }
   d.isReg = false;
   d.ripRel = false;
+  d.base = -1;
   let seg = DS;
   let off: number;
   if (d.asz === 2) {
@@ -133,6 +136,7 @@ export function modrm(cpu: Cpu, immBytes = 0): void {
     if (base >= 0) {
       const reg = base | ((rex & 1) << 3);
       off += wide ? cpu.getNum(reg) : cpu.r[reg]! >>> 0;
+      d.base = reg;
       if (reg === RSP || reg === RBP) seg = SS;
     }
     if (d.mod === 1) off += fetchSigned(cpu, 1);

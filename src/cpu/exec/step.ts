@@ -443,7 +443,8 @@ function exec(cpu: Cpu, op: number): void {
         if (d.isReg) {
           cpu.setReg(d.rm, size, v);
         } else {
-          // Recompute an RSP-based address with the new stack pointer, as hardware does.
+          // An RSP-based address uses the incremented stack pointer, as hardware does.
+          if (d.base === RSP) d.off = d.asz === 4 ? (d.off + size) >>> 0 : d.off + size;
           const a = cpu.linear(d.seg, d.off, size);
           if (size === 2) cpu.write16(a, v); else if (size === 4) cpu.write32(a, v); else cpu.write64Num(a, v);
         }

@@ -551,9 +551,13 @@ function group15(cpu: Cpu): void {
   const sub = d.reg & 7;
   if (sub === 7) return; // CLFLUSH
   if (sub > 3) throw new CpuFault(VEC_UD);
-  if ((cpu.cr0 & CR0_EM) !== 0) throw new CpuFault(VEC_UD);
-  if ((cpu.cr0 & CR0_TS) !== 0) throw new CpuFault(VEC_NM);
-  if (sub >= 2 && (cpu.cr4 & CR4_OSFXSR) === 0) throw new CpuFault(VEC_UD);
+  // FXSAVE/FXRSTOR: #NM for EM or TS; LDMXCSR/STMXCSR: #UD for EM or no OSFXSR, #NM for TS.
+  if (sub <= 1) {
+    if ((cpu.cr0 & (CR0_EM | CR0_TS)) !== 0) throw new CpuFault(VEC_NM);
+  } else {
+    if ((cpu.cr0 & CR0_EM) !== 0 || (cpu.cr4 & CR4_OSFXSR) === 0) throw new CpuFault(VEC_UD);
+    if ((cpu.cr0 & CR0_TS) !== 0) throw new CpuFault(VEC_NM);
+  }
   const a = lin(cpu, sub >= 2 ? 4 : 512);
   switch (sub) {
     case 0: fxsave(cpu, a); return;
