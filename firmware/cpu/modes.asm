@@ -510,7 +510,10 @@ real2:
         mov     es, ax
         mov     ss, ax
         mov     sp, STACK_TOP
-        o32 lidt [cs:R(ivtr)]
+  [warning push]
+  [warning -number-overflow]
+        o32 lidt [cs:R(ivtr)]           ; (nasm's first pass cannot size R(ivtr) yet)
+  [warning pop]
         P16     'real again '
         call    state16
         P16     10
