@@ -147,6 +147,38 @@ MULF            equ 0x801               ; OF CF
   %endif
 %endmacro
 
+
+; ---------------------------------------------------------------- 16-bit stubs
+; STUB16 / ARITH16: as STUB32 / ARITH32 for 16-bit code (real mode), a and b
+; from mix16, flags fixed-mask
+%macro STUB16 2-3
+%1:
+        mov     eax, [in_a]
+        mov     ebx, [in_b]
+        mov     ecx, ebx
+        mov     edx, [in_d]
+        push    dword [in_f]
+        popfd
+        %2
+        %3
+        pushfd
+        pop     dword [out_f]
+        mov     [out_r], eax
+        mov     [out_r2], edx
+        ret
+%endmacro
+%macro ARITH16 3-4
+        jmp     %%run
+        STUB16  %%stub, {%3}, {%4}
+%%run:  P16     '== ', %1, 10
+  [warning push]
+  [warning -number-overflow]
+        mov     word [t_stub], %%stub - 0xF0000     ; (nasm's first pass cannot size it yet)
+  [warning pop]
+        mov     dword [t_mask], %2
+        call    drive16
+%endmacro
+
 ; ---------------------------------------------------------------- real mode
         bits    16
 main16:
@@ -172,12 +204,92 @@ main16:
         aad
         H16     eax, 4
         P16     10
+        ; 16-bit code: the default operand and address sizes are 16 bits, 66h
+        ; and 67h select 32 (a and b from mix16, 5 x 5 pairs)
+        ARITH16 'rm add16', ALL6, {add ax, bx}
+        ARITH16 'rm add32 (66h)', ALL6, {add eax, ebx}
+        ARITH16 'rm sub8', ALL6, {sub al, bl}
+        ARITH16 'rm adc16', ALL6, {adc ax, bx}
+        ARITH16 'rm sbb32 (66h)', ALL6, {sbb eax, ebx}
+        ARITH16 'rm xor16', LOGIC, {xor ax, bx}
+        ARITH16 'rm and32 (66h)', LOGIC, {and eax, ebx}
+        ARITH16 'rm neg16', ALL6, {neg ax}
+        ARITH16 'rm inc32 (66h)', ALL6, {inc eax}
+        ARITH16 'rm imul16', MULF, {imul bx}
+        ARITH16 'rm mul32 (66h)', MULF, {mul ebx}
+        ARITH16 'rm imul32 r r imm (66h)', MULF, {imul eax, ebx, 7}
+        ARITH16 'rm movzx movsx', 0, {movzx eax, bl}, {movsx dx, bh}
+        ARITH16 'rm shl16 by 1', LOGIC, {shl ax, 1}
+        ARITH16 'rm lea 16/32-bit addressing', 0, {lea ax, [bx + si + 0x1234]}, {lea edx, [ebx + eax * 2 + 0x10]}
+        P16     '== rm push/pop sizes', 10
+        mov     dx, sp
+        push    word 0x1234
+        push    dword 0x56789ABC
+        push    ds
+        o32 push es
+        sub     dx, sp
+        H16     edx, 4
+        pop     eax
+        pop     ebx
+        pop     ecx
+        H16     eax, 8
+        H16     ebx, 8
+        H16     ecx, 8
+        P16     10
         cli
         LGDT_RAM16
         mov     eax, cr0
         or      al, 1
         mov     cr0, eax
         jmp     dword SEL_CODE32:pm32
+
+mix16:  dd      0x00000000, 0x00000001, 0x12347FFF, 0x8000FFFF, 0xFFFF8000
+NMIX16  equ     ($ - mix16) / 4
+drive16:
+        pushad
+        xor     bp, bp
+.la:    mov     si, bp
+        shl     si, 2
+  [warning push]
+  [warning -number-overflow]
+        mov     eax, [cs:si + R(mix16)]      ; (nasm's first pass cannot size R() yet)
+  [warning pop]
+        mov     [in_a], eax
+        xor     di, di
+.lb:    mov     si, di
+        shl     si, 2
+  [warning push]
+  [warning -number-overflow]
+        mov     eax, [cs:si + R(mix16)]      ; (nasm's first pass cannot size R() yet)
+  [warning pop]
+        mov     [in_b], eax
+        H16     [in_a], 8
+        H16     [in_b], 8
+        mov     dword [in_f], FIN0
+        mov     dword [in_d], 0
+        call    one16
+        mov     dword [in_f], FIN1
+        mov     eax, [in_b]
+        shr     eax, 1
+        mov     [in_d], eax
+        call    one16
+        P16     10
+        inc     di
+        cmp     di, NMIX16
+        jb      .lb
+        inc     bp
+        cmp     bp, NMIX16
+        jb      .la
+        popad
+        ret
+one16:
+        call    [t_stub]
+        H16     [out_r], 8
+        H16     [out_r2], 8
+        mov     eax, [out_f]
+        and     eax, [t_mask]
+        H16     eax, 3
+        ret
 
 ; ---------------------------------------------------------------- 32-bit
         bits    32
@@ -319,6 +431,7 @@ pm32:
         call    cond32
         call    lea32
         call    segs32
+        call    lock32
 
         ; long mode
         call    build_pt_long
@@ -709,6 +822,42 @@ lea32:
         H32     eax, 8
         movzx   eax, byte [ebx + ecx * 4 + 1]
         H32     eax, 8
+        P32     10
+        ret
+
+; LOCK-prefixed read-modify-write forms on memory
+lock32:
+        P32     '== lock prefix', 10
+        mov     dword [SCRATCH], 0x7FFFFFFF
+        mov     eax, 1
+        lock add [SCRATCH], eax
+        H32     [SCRATCH], 8
+        lock inc dword [SCRATCH]
+        H32     [SCRATCH], 8
+        lock not dword [SCRATCH]
+        H32     [SCRATCH], 8
+        mov     eax, 5
+        lock xadd [SCRATCH], eax
+        H32     eax, 8
+        H32     [SCRATCH], 8
+        mov     eax, [SCRATCH]
+        mov     ecx, 0xC0FFEE
+        lock cmpxchg [SCRATCH], ecx
+        H32     [SCRATCH], 8
+        mov     eax, 0x1234
+        mov     ebx, 37
+        lock bts [SCRATCH], ebx
+        setc    al
+        H32     [SCRATCH], 8
+        H32     [SCRATCH + 4], 8
+        lock btr word [SCRATCH], 1
+        lock sbb byte [SCRATCH + 1], 0x10
+        lock or word [SCRATCH + 2], 0x8000
+        H32     [SCRATCH], 8
+        mov     eax, 0xABCD
+        xchg    [SCRATCH], eax          ; implicitly locked
+        H32     eax, 8
+        H32     [SCRATCH], 8
         P32     10
         ret
 
