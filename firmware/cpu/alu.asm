@@ -994,6 +994,11 @@ long64:
         RUN64   'rex byte registers', rexbytes, 64, ALL6, 0, vals64, NV64
         RUN64   'cmov64', cmov64, 64, 0, 0, vals64, NV64
         call    lea64
+        ; the driver's variables hold the raw flags of the last test: clear them
+        mov     edi, DATA
+        mov     ecx, 0x80 / 8
+        mov     eax, 0
+        rep stosq
         jmp     finish64
 
 ; ---------------------------------------------------------------- 64-bit driver

@@ -509,10 +509,83 @@ long64:
         popfq
         nop
 .l19:   nop
+        P64     '#SS SS not present: '
+        EXPECT64 .l20
+        mov     ax, SEL_NOTPRESENT
+        mov     ss, ax
+.l20:   P64     '#GP read-only SS: '
+        EXPECT64 .l21
+        mov     ax, SEL_RO
+        mov     ss, ax
+.l21:   call    expect_done64
+
+        ; ---- ring 3 in compatibility mode; exceptions switch to TSS.RSP0
+        or      dword [PT_BASE], 4                      ; user pages: PML4[0], PDPT[0], PD[0]
+        or      dword [PT_BASE + 0x1000], 4
+        or      dword [PT_BASE + 0x2000], 4
+        mov     rax, cr3
+        mov     cr3, rax
+        mov     qword [TSS_RAM + 4], RING0_STACK        ; RSP0 of the 64-bit TSS
+        lea     rax, [rel lm_ring0_return]
+        mov     word [IDT_RAM + 0x41 * 16], ax
+        shr     eax, 16
+        mov     word [IDT_RAM + 0x41 * 16 + 6], ax
+        push    SEL_DATA32_3
+        push    RING3_STACK
+        push    0x3002                                  ; IOPL 3
+        push    SEL_CODE32_3
+        push    lm_ring3
+        iretq
+
+lm_ring0_return:
+        mov     rbp, rsp
+        P64     'back in ring 0 from ring 3: rsp '
+        H64     rbp, 8
+        P64     'frame '
+        H64     [rbp], 8                                ; RIP
+        H64     [rbp + 8], 4                            ; CS
+        mov     rax, [rbp + 16]                         ; RFLAGS without the arithmetic flags
+        and     eax, ~0x8D5
+        H64     rax, 8
+        H64     [rbp + 24], 8                           ; RSP
+        H64     [rbp + 32], 4                           ; SS
+        P64     10
+        mov     rsp, STACK_TOP
+        mov     ax, SEL_DATA64
+        mov     ds, ax
+        mov     es, ax
+        mov     ss, ax
         call    expect_done64
         P64     'exceptions taken '
         H64     [v_excs], 8
         P64     10
         jmp     finish64
+
+        bits    32
+lm_ring3:                               ; compatibility mode, CPL 3
+        mov     ax, SEL_DATA32_3
+        mov     ds, ax
+        mov     es, ax
+        P32     'long mode ring 3 (compatibility) cs '
+        mov     ax, cs
+        H32     eax, 4
+        P32     10
+        P32     'ring 3 #GP hlt: '
+        EXPECT32 .v1
+        hlt
+.v1:    P32     'ring 3 #GP mov cr3: '
+        EXPECT32 .v2
+        mov     eax, cr3
+.v2:    P32     'ring 3 #UD: '
+        EXPECT32 .v3
+        ud2
+.v3:    P32     'ring 3 #PF write to a supervisor page: '
+        EXPECT32 .v4
+        mov     dword [0x203000], 1
+.v4:    P32     'ring 3 #DE: '
+        EXPECT32 .v5
+        mov     ecx, 0
+        div     ecx
+.v5:    int     0x41
 
 %include "cpu-lib.inc"
