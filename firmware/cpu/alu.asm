@@ -381,6 +381,28 @@ pm32:
         SHIFT32 'shrd32', 32, 1, counts, NCOUNTS, {shrd eax, edx, cl}
         SHIFT32 'shld32 imm', 32, 1, count5, 1, {shld eax, edx, 5}
         SHIFT32 'shrd32 imm', 32, 1, count31, 1, {shrd eax, edx, 31}
+        ; immediate counts (C0/C1 encodings); the count table entry is the immediate
+        SHIFT32 'shl8 imm 3', 8, 1, count3, 1, {shl al, 3}
+        SHIFT32 'shr8 imm 9', 8, 1, count9, 1, {shr al, 9}
+        SHIFT32 'sar16 imm 9', 16, 1, count9, 1, {sar ax, 9}
+        SHIFT32 'sal32 imm 31 (mem)', 32, 1, count31, 1, {sal dword [in_a], 31}, {mov eax, [in_a]}
+        SHIFT32 'rol8 imm 3', 8, 2, count3, 1, {rol al, 3}
+        SHIFT32 'ror16 imm 9', 16, 2, count9, 1, {ror ax, 9}
+        SHIFT32 'rcl32 imm 5', 32, 2, count5, 1, {rcl eax, 5}
+        SHIFT32 'rcr8 imm 9', 8, 2, count9, 1, {rcr al, 9}
+        ; immediate and short encodings of the ALU group
+        UNARY32 'adc al imm8 (14)', 8, ALL6, {adc al, 0x7F}
+        UNARY32 'sbb ax imm16 (1D)', 16, ALL6, {sbb ax, 0x8001}
+        UNARY32 'and r/m8 imm8 (80)', 8, LOGIC, {and bl, 0xF0}, {mov eax, ebx}
+        UNARY32 'or r/m16 imm8 sign-extended (83)', 16, LOGIC, {or bx, -128}, {mov eax, ebx}
+        UNARY32 'xor r/m32 imm32 (81)', 32, LOGIC, {xor ebx, 0x80000001}, {mov eax, ebx}
+        UNARY32 'test eax imm32 (A9)', 32, LOGIC, {test eax, 0x80000001}
+        UNARY32 'test r/m8 imm8 (F6)', 8, LOGIC, {test bh, 0x81}
+        UNARY32 'cmp r/m32 imm8 (83)', 32, ALL6, {cmp dword [in_a], -1}
+        UNARY32 'inc ecx (41) dec edx (4A)', 32, ALL6, {inc ecx}, {dec edx}
+        UNARY32 'xchg eax ecx (91) and cmc', 32, ALL6, {xchg eax, ecx}, {cmc}
+        UNARY32 'stc cmc', 32, ALL6, {stc}, {cmc}
+        UNARY32 'mov r/m8 imm, mov r16 imm', 16, 0, {mov byte [in_a + 1], 0x5A}, {mov ax, [in_a]}
 
         ARITH32 'mul8', 8, MULF, {mul bl}
         ARITH32 'mul16', 16, MULF, {mul bx}
@@ -931,9 +953,9 @@ seg_marker:     dd 0x5E6A5E6A
         STUB64  %%stub, {%4}
 %%run:  RUN64   %1, %%stub, %2, %3, 0, vals64, NV64
 %endmacro
-%macro UNARY64 4
+%macro UNARY64 4-5
         jmp     %%run
-        STUB64  %%stub, {%4}
+        STUB64  %%stub, {%4}, {%5}
 %%run:  RUN64   %1, %%stub, %2, %3, 0, vals64, 1
 %endmacro
 %macro SHIFT64 5
@@ -980,6 +1002,12 @@ long64:
         SHIFT64 'shld64', 64, 1, counts64, {shld rax, rdx, cl}
         SHIFT64 'shrd64', 64, 1, counts64, {shrd rax, rdx, cl}
         SHIFT64 'shl32 in 64-bit mode', 32, 1, counts64, {shl eax, cl}
+        RUN64   'shl64 imm 63', shl64i, 64, 0, 1, count63_64, 1
+        RUN64   'rol64 imm 13', rol64i, 64, 0, 2, count13_64, 1
+        UNARY64 'add r64 imm8 (83)', 64, ALL6, {add rax, -1}
+        UNARY64 'mov r64 imm64, mov r64 imm32 sign-extended', 64, 0, {mov rax, 0x8877665544332211}, {mov rdx, strict dword -2}
+        UNARY64 'and r/m64 imm32 sign-extended', 64, LOGIC, {and rax, -0x80000000}
+        UNARY64 'push imm8 / pop r64', 64, 0, {push -3}, {pop rdx}
         RUN64   'div64', div64, 64, 0, 3, vals64, NV64
         RUN64   'idiv64', idiv64, 64, 0, 3, vals64, NV64
         RUN64   'bt64', bt64, 64, 1, 0, bitoffs64, NCOUNTS64
@@ -1091,6 +1119,8 @@ mask_for_count64:
         ret
 
         STUB64  div64, {div rbx}
+        STUB64  shl64i, {shl rax, 63}
+        STUB64  rol64i, {rol rax, 13}
         STUB64  idiv64, {idiv rbx}
         STUB64  bt64, {bt rax, rbx}
         STUB64  btc64, {btc rax, rbx}, {bts rdx, 63}
@@ -1194,6 +1224,8 @@ NV32    equ     ($ - vals32) / 4
 counts: dd      0, 1, 2, 7, 8, 9, 15, 16, 17, 31, 32, 33
 count5: dd      5
 count31: dd     31
+count3: dd      3
+count9: dd      9
 NCOUNTS equ     ($ - counts) / 4
 counts16: dd    0, 1, 2, 7, 8, 9, 15, 16, 32, 33
 NCOUNTS16 equ   ($ - counts16) / 4
@@ -1205,6 +1237,8 @@ vals64: dq      0, 1, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF, 0x100000000
 NV64    equ     ($ - vals64) / 8
 counts64: dq    0, 1, 2, 31, 32, 33, 63, 64, 65, 0xFF
 bitoffs64: dq   0, 1, 31, 32, 63, 64, 65, 127, -1, -64
+count63_64: dq  63
+count13_64: dq  13
 NCOUNTS64 equ   10
 
 %include "cpu-lib.inc"
