@@ -7,6 +7,7 @@
 //   1. qmp_capabilities, query-version, cont
 //   2. wait until the debug console holds a line "END" (a "FATAL" line fails the capture),
 //      then poll "info registers" until the CPU shows HLT=1 twice in a row  -> <name>.registers.txt
+//      ("MISSING exception", printed when an expected fault did not happen, fails it too)
 //   3. dump-guest-memory {paging: false} (ELF, CPU notes and RAM)         -> <name>.elf.gz
 //   4. quit
 // and stores the debug console text as <name>.debugcon.txt. Each program runs twice; the two
@@ -74,7 +75,7 @@ async function waitForEnd(file, child) {
   const deadline = Date.now() + END_TIMEOUT_MS;
   for (;;) {
     const text = fs.existsSync(file) ? fs.readFileSync(file, 'latin1') : '';
-    if (/^FATAL|\nFATAL/.test(text)) throw new Error(`guest failed:\n${text}`);
+    if (/^FATAL|\nFATAL|MISSING exception/.test(text)) throw new Error(`guest failed:\n${text}`);
     if (text.endsWith('END\n')) return text;
     if (hasExited(child)) throw new Error(`QEMU exited (${child.exitCode ?? child.signalCode}) before END:\n${text}`);
     if (Date.now() > deadline) throw new Error(`timed out waiting for END in ${file}:\n${text}`);
