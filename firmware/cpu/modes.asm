@@ -517,6 +517,18 @@ real2:
         P16     'real again '
         call    state16
         P16     10
+        ; FS still holds the flat 4 GiB descriptor loaded in protected mode:
+        ; "unreal" mode reaches above 1 MiB with a 32-bit offset
+        P16     'unreal fs '
+        mov     ax, fs
+        H16     eax, 4
+        mov     esi, PAGE_A + 0x10
+        mov     eax, [fs:esi]
+        H16     eax, 8
+        mov     dword [fs:esi + 0x20], 0x0BADCAFE
+        mov     eax, [fs:dword PAGE_A + 0x30]   ; 67h with a 32-bit displacement
+        H16     eax, 8
+        P16     10
 
         ; straight into long mode again: PE and PG together from real mode is not
         ; allowed, so through 32-bit protected mode
