@@ -7,7 +7,8 @@
 ;   -> long mode: compatibility mode, then 64-bit (2 MiB and 4 KiB pages,
 ;      high-half aliases) -> compatibility mode -> 64-bit
 ;   -> leave long mode: compatibility -> 32-bit protected -> 16-bit protected
-;      -> real mode -> back into long mode from scratch, load the system
+;      -> real mode (FS keeps its flat descriptor: "unreal" accesses above
+;      1 MiB) -> back into long mode from scratch, load the system
 ;      registers (LDTR, TR, FS/GS bases, KERNEL_GS_BASE) and every GPR; END
 ;
 ; Each stop prints CR0/CR3/CR4/EFER, the selectors, and what a memory access
