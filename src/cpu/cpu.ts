@@ -199,6 +199,16 @@ export class Cpu {
   /** Instruction bytes fetched so far (15 at most). */
   fetched = 0;
 
+  /**
+   * The code window: RIP values fetchBase .. fetchBase+fetchLen-1 read from fetchArr at
+   * fetchOff + (RIP - fetchBase). One 4 KiB page (cut at the CS limit); emptied whenever CS, the
+   * page caches or the mode change, so fetches only ever see current translations.
+   */
+  fetchBase = 0;
+  fetchLen = 0;
+  fetchArr: Uint8Array = EMPTY;
+  fetchOff = 0;
+
   readonly tlb: Tlb;
   readonly #pageTables: PageTableMemory;
   readonly #tag = [new Float64Array(CACHE_SLOTS), new Float64Array(CACHE_SLOTS), new Float64Array(CACHE_SLOTS)] as const;
@@ -313,6 +323,7 @@ export class Cpu {
 
   /** Recomputes code64, codeSize and stackSize after CR0, EFER, CS or SS change. */
   updateMode(): void {
+    this.fetchLen = 0;
     const csFlags = this.segFlags[CS]!;
     this.code64 = (this.efer & EFER_LMA) !== 0 && (csFlags & DESC_L) !== 0;
     const pe = (this.cr0 & CR0_PE) !== 0;
@@ -322,6 +333,7 @@ export class Cpu {
 
   /** Loads a segment cache and recomputes its bounds. */
   setSegment(seg: number, selector: number, base: number, limit: number, flags: number): void {
+    if (seg === CS) this.fetchLen = 0;
     this.sel[seg] = selector & 0xffff;
     this.segBase[seg] = base;
     this.segLimit[seg] = limit;
@@ -332,6 +344,7 @@ export class Cpu {
 
   /** Real and virtual-8086 mode loads: selector and base only, as QEMU's TCG does. */
   setSegmentReal(seg: number, selector: number): void {
+    if (seg === CS) this.fetchLen = 0;
     this.sel[seg] = selector & 0xffff;
     this.segBase[seg] = (selector & 0xffff) * 16;
   }
@@ -362,7 +375,8 @@ export class Cpu {
       return lin;
     }
     if (off < this.segLo[seg]! || off + size - 1 > this.segHi[seg]!) throw new CpuFault(seg === SS ? VEC_SS : VEC_GP, 0);
-    return (this.segBase[seg]! + off) % TWO32;
+    const lin = this.segBase[seg]! + off;
+    return lin >= TWO32 ? lin - TWO32 : lin;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -411,6 +425,24 @@ export class Cpu {
 
   #clearCaches(): void {
     for (const t of this.#tag) t.fill(-1);
+    this.fetchLen = 0;
+  }
+
+  /**
+   * Sets up the code window for RIP `ip` at linear `lin` (after the caller's limit checks).
+   * False when the page has no host view (a hole): the caller fetches byte by byte.
+   */
+  openCodeWindow(ip: number, lin: number): boolean {
+    const slot = (lin >>> 12) & (CACHE_SLOTS - 1);
+    const o = lin & 0xfff;
+    if (this.#tag[KIND_FETCH][slot] !== lin - o && !this.#fill(lin, KIND_FETCH)) return false;
+    this.fetchBase = ip - o;
+    let len = 4096;
+    if (!this.code64) len = Math.min(len, this.segLimit[CS]! + 1 - this.fetchBase);
+    this.fetchLen = len;
+    this.fetchArr = this.#arr[KIND_FETCH][slot]!;
+    this.fetchOff = this.#off[KIND_FETCH][slot]!;
+    return true;
   }
 
   /** Physical address of linear `lin` for an access of `kind`, or a thrown #PF/#GP. */
@@ -605,7 +637,7 @@ export class Cpu {
   /** lin + n, wrapping at 4 GiB outside long mode. */
   #next(lin: number, n: number): number {
     const x = lin + n;
-    return (this.efer & EFER_LMA) !== 0 ? x : x % TWO32;
+    return (this.efer & EFER_LMA) !== 0 || x < TWO32 ? x : x - TWO32;
   }
 
   /** Kernel-privilege linear access for descriptor tables and the TSS (CPL ignored). */

@@ -40,6 +40,18 @@ export const d = {
 
 /** Next instruction byte at CS:RIP. */
 export function fetch8(cpu: Cpu): number {
+  const ip = cpu.ip;
+  const i = ip - cpu.fetchBase;
+  if (i >= 0 && i < cpu.fetchLen && cpu.fetched < 15) {
+    cpu.fetched++;
+    cpu.ip = ip + 1;
+    return cpu.fetchArr[cpu.fetchOff + i]!;
+  }
+  return fetchSlow(cpu);
+}
+
+/** Outside the code window: checks the 15-byte and CS limits, moves the window, or reads a hole. */
+function fetchSlow(cpu: Cpu): number {
   if (++cpu.fetched > 15) throw new CpuFault(VEC_GP, 0);
   const ip = cpu.ip;
   let lin: number;
@@ -47,18 +59,35 @@ export function fetch8(cpu: Cpu): number {
     lin = ip;
   } else {
     if (ip > cpu.segLimit[CS]!) throw new CpuFault(VEC_GP, 0);
-    lin = (cpu.segBase[CS]! + ip) % TWO32;
+    lin = cpu.segBase[CS]! + ip;
+    if (lin >= TWO32) lin -= TWO32;
   }
-  const b = cpu.fetch8(lin);
+  const b = cpu.openCodeWindow(ip, lin) ? cpu.fetchArr[cpu.fetchOff + (ip - cpu.fetchBase)]! : cpu.fetch8(lin);
   cpu.ip = ip + 1;
   return b;
 }
 
 export function fetch16(cpu: Cpu): number {
+  const i = cpu.ip - cpu.fetchBase;
+  if (i >= 0 && i + 1 < cpu.fetchLen && cpu.fetched < 14) {
+    const a = cpu.fetchArr;
+    const o = cpu.fetchOff + i;
+    cpu.fetched += 2;
+    cpu.ip += 2;
+    return a[o]! | (a[o + 1]! << 8);
+  }
   return fetch8(cpu) | (fetch8(cpu) << 8);
 }
 
 export function fetch32(cpu: Cpu): number {
+  const i = cpu.ip - cpu.fetchBase;
+  if (i >= 0 && i + 3 < cpu.fetchLen && cpu.fetched < 12) {
+    const a = cpu.fetchArr;
+    const o = cpu.fetchOff + i;
+    cpu.fetched += 4;
+    cpu.ip += 4;
+    return (a[o]! | (a[o + 1]! << 8) | (a[o + 2]! << 16) | (a[o + 3]! << 24)) >>> 0;
+  }
   return (fetch16(cpu) | (fetch16(cpu) << 16)) >>> 0;
 }
 

@@ -312,13 +312,16 @@ function returnProtected(cpu: Cpu, osz: number, isIret: boolean, addend: number)
   }
 }
 
-/** After a return to an outer level: data segments the new CPL may not use become null. */
+/**
+ * After a return to an outer level: data segments the new CPL may not use become null. As in
+ * QEMU 7.2, the selector goes to 0 and the cache keeps base and limit with P cleared.
+ */
 function validateSegment(cpu: Cpu, seg: number, cpl: number): void {
   const flags = cpu.segFlags[seg]!;
   if ((seg === FS || seg === GS) && (cpu.sel[seg]! & 0xfffc) === 0) return;
   const dpl = (flags >> DESC_DPL_SHIFT) & 3;
   if ((flags & DESC_CS) === 0 || (flags & DESC_C) === 0) {
-    if (dpl < cpl) cpu.setSegment(seg, 0, 0, 0, 0);
+    if (dpl < cpl) cpu.setSegment(seg, 0, cpu.segBase[seg]!, cpu.segLimit[seg]!, flags & ~DESC_P);
   }
 }
 
