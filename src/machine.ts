@@ -147,7 +147,6 @@ export class Machine implements Snapshottable<MachineState> {
   readonly processors: readonly Cpu[];
   readonly #bootOrder: Uint8Array;
   #running = false;
-  #stopRequested = false;
   #holds = 0;
   #released: (() => void) | undefined;
 
@@ -234,9 +233,9 @@ export class Machine implements Snapshottable<MachineState> {
     const cpu = this.processors[0]!;
     const exitWrites = (): number => this.debugExit?.writes ?? 0;
     let writesAtStart = exitWrites();
-    const stopRequested = (): boolean => this.#stopRequested || exitWrites() !== writesAtStart;
+    const stopRequested = (): boolean => exitWrites() !== writesAtStart;
     this.#running = true;
-    this.#stopRequested = false;
+    cpu.stopFlag = false;
     let total = 0;
     let lastYield = Date.now();
     try {
@@ -278,7 +277,8 @@ export class Machine implements Snapshottable<MachineState> {
 
   /** Asks a running `run()` to return ('stopped') after the current instruction. */
   stop(): void {
-    this.#stopRequested = true;
+    const cpu = this.processors[0];
+    if (cpu !== undefined) cpu.stopFlag = true;
   }
 
   /** Keeps guest code from running until the returned release is called (dumps use it). */

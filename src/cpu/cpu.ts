@@ -189,8 +189,12 @@ export class Cpu {
   #watching = 0;
   /** B0-B3 bits of data breakpoints hit by the current instruction. */
   dataHits = 0;
-  /** Instructions retired since power-on (the TSC follows it). */
+  /** Instructions retired since power-on (the TSC follows it; updated at the end of each run slice). */
   instructions = 0;
+  /** OUT/OUTS executed: the run loop asks its stop check only after one. */
+  portWrites = 0;
+  /** Set by the embedder's stop request; the run loop returns after the current instruction. */
+  stopFlag = false;
 
   // Per-instruction decode state (set by exec/step.ts).
   startIp = 0;

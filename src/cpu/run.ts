@@ -18,41 +18,64 @@ export interface CpuRunResult {
 }
 
 /**
- * Runs `cpu` for at most `budget` instructions. `stopRequested` is polled after each instruction
- * (devices set it, e.g. isa-debug-exit).
+ * Runs `cpu` for at most `budget` instructions. `stopRequested` is asked after every instruction
+ * that wrote an I/O port (isa-debug-exit) and whenever `cpu.stopFlag` is set.
  */
 export function runCpu(cpu: Cpu, budget: number, stopRequested: () => boolean): CpuRunResult {
   let executed = 0;
+  let outs = cpu.portWrites;
   while (executed < budget) {
     if (cpu.runState !== 'running') return { executed, stop: 'halted' };
-    const singleStep = (cpu.fl & F_TF) !== 0;
-    let ok = true;
-    if (cpu.debugActive && instructionBreakpoint(cpu)) {
-      ok = raiseException(cpu, VEC_DB, -1);
-    } else {
-      cpu.dataHits = 0;
+    if ((cpu.fl & (F_TF | F_RF)) === 0 && !cpu.debugActive) {
+      // The fast path: no single-step, no breakpoints. Faults leave the inner loop through the catch.
       try {
-        step(cpu);
-        cpu.fl &= ~F_RF;
-        if (singleStep || cpu.dataHits !== 0) ok = debugTrap(cpu, singleStep);
+        while (executed < budget) {
+          step(cpu);
+          executed++;
+          cpu.instructions++;
+          if (cpu.runState !== 'running' || cpu.portWrites !== outs || cpu.stopFlag || (cpu.fl & F_TF) !== 0 || cpu.debugActive) break;
+        }
       } catch (e) {
         if (!(e instanceof CpuFault)) throw e;
-        cpu.ip = cpu.startIp;
-        cpu.r[RSP] = cpu.startSpLo;
-        cpu.rh[RSP] = cpu.startSpHi;
-        ok = raiseException(cpu, e.vector, e.errorCode);
+        executed++;
+        cpu.instructions++;
+        if (!faulted(cpu, e)) return { executed, stop: 'triple-fault' };
+        continue;
       }
-    }
-    if (!ok) {
+    } else {
+      const singleStep = (cpu.fl & F_TF) !== 0;
+      let ok = true;
+      if (cpu.debugActive && instructionBreakpoint(cpu)) {
+        ok = raiseException(cpu, VEC_DB, -1);
+      } else {
+        cpu.dataHits = 0;
+        try {
+          step(cpu);
+          cpu.fl &= ~F_RF;
+          if (singleStep || cpu.dataHits !== 0) ok = debugTrap(cpu, singleStep);
+        } catch (e) {
+          if (!(e instanceof CpuFault)) throw e;
+          ok = faulted(cpu, e);
+        }
+      }
       executed++;
       cpu.instructions++;
-      return { executed, stop: 'triple-fault' };
+      if (!ok) return { executed, stop: 'triple-fault' };
     }
-    executed++;
-    cpu.instructions++;
-    if (stopRequested()) return { executed, stop: 'stopped' };
+    if (cpu.portWrites !== outs || cpu.stopFlag) {
+      outs = cpu.portWrites;
+      if (cpu.stopFlag || stopRequested()) return { executed, stop: 'stopped' };
+    }
   }
   return { executed, stop: cpu.runState !== 'running' ? 'halted' : 'instruction-limit' };
+}
+
+/** Rolls the faulting instruction back and delivers its exception; false on a triple fault. */
+function faulted(cpu: Cpu, e: CpuFault): boolean {
+  cpu.ip = cpu.startIp;
+  cpu.r[RSP] = cpu.startSpLo;
+  cpu.rh[RSP] = cpu.startSpHi;
+  return raiseException(cpu, e.vector, e.errorCode);
 }
 
 /** An enabled execute breakpoint at CS:RIP (and RF clear): sets its DR6 bit. */

@@ -545,6 +545,7 @@ export function ioIn(cpu: Cpu, port: number, size: number): number {
 }
 
 export function ioOut(cpu: Cpu, port: number, size: number, value: number): void {
+  cpu.portWrites++;
   cpu.bus.ports.write(port, size as 1 | 2 | 4, value);
 }
 
