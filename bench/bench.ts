@@ -12,7 +12,7 @@
 import { createMachine } from '../src/index.js';
 import { bswap32, writeU32be } from '../src/core/bytes.js';
 import { FW_CFG_DMA_CTL_READ, FW_CFG_DMA_CTL_SELECT } from '../src/fwcfg/abi.js';
-import { benchCpu } from './cpu.bench.js';
+import { benchCpu, benchFirmwareToDump } from './cpu.bench.js';
 import { benchDump } from './dump.bench.js';
 
 const MiB = 2 ** 20;
@@ -85,5 +85,8 @@ if (only === undefined || only === 'fwcfg') {
   benchDma();
   benchDataPort();
 }
-if (only === undefined || only === 'cpu') await benchCpu();
+if (only === undefined || only === 'cpu') {
+  await benchCpu();
+  await benchFirmwareToDump();
+}
 if (only === undefined || only === 'dump') await benchDump();

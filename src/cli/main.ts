@@ -10,6 +10,8 @@ import { DUMP_FORMATS, type DumpFormat } from '../dump/engine.js';
 import { runConvert } from './convert.js';
 import { runDemo } from './demo.js';
 import { runInspect } from './inspect.js';
+import { runFirmware } from './run.js';
+import { parseSize } from '../core/size.js';
 
 const EXIT_USAGE = 2;
 const EXIT_FAILURE = 1;
@@ -53,14 +55,47 @@ export function buildProgram(out: (line: string) => void): Command {
     .action(async (input: string, output: string, options: { format: DumpFormat; compat?: 'qemu-7.2' }) => {
       await runConvert(input, output, options, out, (line) => process.stderr.write(`slice86: ${line}\n`));
     });
+  program
+    .command('run')
+    .description("boot a firmware image as QEMU's -bios on the machine's CPU; exit status follows isa-debug-exit")
+    .argument('<firmware>', 'firmware image (a multiple of 64 KiB, as QEMU requires; mapped below 4 GiB, reset vector at its last 16 bytes)')
+    .addOption(new Option('--machine <type>', 'machine type').choices(['pc', 'q35']).default('pc'))
+    .option('--memory <size>', 'guest RAM, e.g. 512M or 4G', sizeArgument, 128 * 2 ** 20)
+    .option('--cpus <n>', 'number of CPUs (the others wait for SIPI, as QEMU shows them)', positiveInteger, 1)
+    .option('--debugcon <file>', "write the debug console (port 0xe9) to FILE, or '-' for standard output")
+    .option('--max-instructions <n>', 'stop after N instructions (exit status 124)', positiveInteger)
+    .option('--dump <file>', 'dump the machine to FILE when it stops')
+    .addOption(new Option('--format <format>', 'dump format').choices(DUMP_FORMATS))
+    .option('--paging', 'dump with paging (virtual addresses, as QMP paging=true)', false)
+    .option('--begin <address>', 'dump only from this guest-physical address', integerArgument)
+    .option('--length <bytes>', 'dump only this many bytes', integerArgument)
+    .addOption(new Option('--compat <flavour>', "write QEMU's exact bytes, quirks included").choices(['qemu-7.2']))
+    .option('--json', 'machine-readable output', false)
+    .action(async (firmware: string, options: Parameters<typeof runFirmware>[1]) => {
+      process.exitCode = await runFirmware(firmware, options, out);
+    });
   return program;
+}
+
+function sizeArgument(text: string): number {
+  try {
+    return parseSize(text, 'memory size');
+  } catch (error) {
+    throw new InvalidArgumentError(error instanceof Error ? error.message : String(error));
+  }
+}
+
+function integerArgument(text: string): number {
+  const value = Number(text);
+  if (!Number.isSafeInteger(value) || value < 0) throw new InvalidArgumentError(`"${text}" is not a non-negative integer`);
+  return value;
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
   const program = buildProgram((line) => process.stdout.write(`${line}\n`));
   try {
     await program.parseAsync(argv, { from: 'user' });
-    return 0;
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (error) {
     if (error instanceof CommanderError) {
       // Commander has already printed its message (or the help text, which exits 0).
