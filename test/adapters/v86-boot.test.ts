@@ -20,7 +20,8 @@ const skip = missingDebianFile(DEBIAN_SEABIOS, 'seabios');
 const dir = mkdtempSync(join(tmpdir(), 'slice86-v86-'));
 const guest = new Uint8Array(readFileSync(MULTIBOOT_GUEST));
 
-let emulator: V86;
+let emulator: V86 | undefined;
+let machine: V86;
 let slice: V86Attachment;
 let engine: DumpEngine;
 const dumps = new Map<DumpFormat, { path: string; file: DumpFile }>();
@@ -32,12 +33,14 @@ afterAll(async () => {
 
 describe.skipIf(skip !== undefined)(`SeaBIOS and a multiboot guest under v86${skip === undefined ? '' : ` (skipped: ${skip})`}`, () => {
   beforeAll(async () => {
-    emulator = await loadV86({ bios: fileBuffer(DEBIAN_SEABIOS), multiboot: fileBuffer(MULTIBOOT_GUEST) });
-    slice = attachToV86(emulator);
-    const halted = haltOf(emulator);
-    await emulator.run();
+    const loaded = await loadV86({ bios: fileBuffer(DEBIAN_SEABIOS), multiboot: fileBuffer(MULTIBOOT_GUEST) });
+    emulator = loaded;
+    machine = loaded;
+    slice = attachToV86(loaded);
+    const halted = haltOf(loaded);
+    await loaded.run();
     await halted;
-    await emulator.stop();
+    await loaded.stop();
     engine = await createDumpEngine();
   });
 
@@ -65,7 +68,7 @@ describe.skipIf(skip !== undefined)(`SeaBIOS and a multiboot guest under v86${sk
 
   it.each(DUMP_FORMATS)('dumpV86 writes %s, which slice86 reads back with v86 registers, note and RAM', async (format) => {
     const sink = new MemorySink();
-    const result = await dumpV86(emulator, { sink, format, engine });
+    const result = await dumpV86(machine, { sink, format, engine });
     expect(result.warnings).toEqual([]);
     const bytes = sink.bytes();
     const path = join(dir, format);
@@ -119,15 +122,15 @@ describe.skipIf(skip !== undefined)(`SeaBIOS and a multiboot guest under v86${sk
   });
 
   it("keeps the devices' state in v86's save_state, resets them with v86's reboot, restores them", async () => {
-    const saved = await emulator.save_state();
+    const saved = await machine.save_state();
     const before = { record: slice.vmcoreinfo?.record, key: slice.fwcfg.curKey, offset: slice.fwcfg.curOffset };
     expect(before.key).toBe(0x20);
 
-    emulator.restart();
+    machine.restart();
     expect(slice.vmcoreinfo?.record).toEqual({ hasVmcoreinfo: false, hostFormat: 1, guestFormat: 0, size: 0, paddr: 0n });
     expect([slice.fwcfg.curKey, slice.fwcfg.curOffset]).toEqual([0, 0]);
 
-    await emulator.restore_state(saved);
+    await machine.restore_state(saved);
     expect({ record: slice.vmcoreinfo?.record, key: slice.fwcfg.curKey, offset: slice.fwcfg.curOffset }).toEqual(before);
     expect(slice.snapshotCpu().gpr.rax).toBe(0xaaaa0a01n);
   });

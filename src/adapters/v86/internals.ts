@@ -99,13 +99,15 @@ export function findV86Internals(emulator: unknown): V86Cpu {
   }
   const v86 = (emulator as { v86?: unknown }).v86;
   const cpu = typeof v86 === 'object' && v86 !== null ? (v86 as { cpu?: unknown }).cpu : undefined;
-  if (typeof cpu !== 'object' || cpu === null) throw missing('emulator.v86.cpu is missing');
+  if (typeof cpu !== 'object' || cpu === null) {
+    throw missing('emulator.v86.cpu is missing: not a V86 instance, or one not loaded yet (attach after its "emulator-loaded" event)');
+  }
   const record = cpu as Record<string, unknown>;
-  const absent = [
+  const absent: string[] = [
     ...CPU_FUNCTIONS.filter((name) => typeof record[name] !== 'function'),
     ...CPU_VIEWS.filter((name) => name !== 'mem8' && !isView(record[name])),
   ];
-  if (!Array.isArray(record['option_roms'])) absent.push('option_roms' as never);
+  if (!Array.isArray(record['option_roms'])) absent.push('option_roms');
   if (absent.length > 0) throw missing(`emulator.v86.cpu lacks ${absent.join(', ')}`);
   const io = record['io'] as { ports?: unknown; register_read?: unknown; register_write?: unknown } | undefined;
   if (io === undefined) {
