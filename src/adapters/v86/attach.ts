@@ -11,7 +11,7 @@
  */
 
 import type { CpuSnapshot } from '../../cpu/state.js';
-import { StateError } from '../../core/errors.js';
+import { ConfigError, StateError } from '../../core/errors.js';
 import type { Debugcon } from '../../devices/debugcon.js';
 import type { DebugExit } from '../../devices/debug-exit.js';
 import type { Vmcoreinfo } from '../../devices/vmcoreinfo.js';
@@ -59,7 +59,8 @@ export function attachmentOf(emulator: object): V86Attachment | undefined {
  * v86's "emulator-loaded" event and before the guest runs (create the V86 with autostart: false,
  * or attach inside the event listener, which runs before the first instruction).
  * @throws V86AdapterError 'v86-internals-missing' | 'v86-not-loaded' | 'v86-already-attached' |
- *   'v86-port-in-use', before anything on the emulator changes; FwCfgError for bad `files`.
+ *   'v86-port-in-use', before anything on the emulator changes; ConfigError 'invalid-option' for a
+ *   bad `stateSlot`; FwCfgError for bad `files`.
  */
 export function attachToV86(emulator: unknown, options: V86AttachOptions = {}): V86Attachment {
   const cpu = findV86Internals(emulator);
@@ -67,7 +68,7 @@ export function attachToV86(emulator: unknown, options: V86AttachOptions = {}): 
   if (attachments.has(owner)) throw new V86AdapterError('v86-already-attached', 'this v86 instance already has slice86 attached; detach() it first');
   const slot = options.stateSlot ?? 200;
   if (!Number.isInteger(slot) || slot < 100 || slot > 0xffff) {
-    throw new V86AdapterError('v86-internals-missing', `stateSlot ${String(slot)} must be an integer from 100 to 65535, clear of v86's own slots`);
+    throw new ConfigError('invalid-option', `stateSlot ${String(slot)} must be an integer from 100 to 65535, clear of v86's own slots`);
   }
   const devices = new V86Devices(new V86DmaMemory(cpu), {
     ...options,

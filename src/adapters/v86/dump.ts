@@ -13,7 +13,7 @@ import { findV86Internals, type V86Emulator } from './internals.js';
 import { v86DumpBlocks } from './memory.js';
 
 export interface V86DumpOptions extends DumpOptions {
-  /** The engine to use (one dump at a time per engine); by default a fresh one with every codec. */
+  /** The engine to use (one dump at a time per engine); by default a fresh one (with zstd for kdump-*zstd). */
   readonly engine?: DumpEngine;
 }
 
@@ -44,7 +44,8 @@ export async function dumpV86(emulator: unknown, options: V86DumpOptions): Promi
   const wasRunning = v86.cpu_is_running === true;
   if (wasRunning) await v86.stop?.();
   try {
-    const engine = options.engine ?? (await createDumpEngine());
+    // zstd's WebAssembly module loads only for the formats that need it.
+    const engine = options.engine ?? (options.format?.endsWith('zstd') === true ? await createDumpEngine() : new DumpEngine());
     return await engine.dump(dumpSourceFromV86(emulator), options);
   } finally {
     if (wasRunning) await v86.run?.();

@@ -10,7 +10,6 @@ export type V86AdapterErrorCode =
   | 'v86-internals-missing'
   | 'v86-not-loaded'
   | 'v86-port-in-use'
-  | 'v86-already-attached'
-  | 'v86-detached';
+  | 'v86-already-attached';
 
 export class V86AdapterError extends Slice86Error<V86AdapterErrorCode> {}
