@@ -134,4 +134,15 @@ describe.skipIf(skip !== undefined)(`SeaBIOS and a multiboot guest under v86${sk
     expect({ record: slice.vmcoreinfo?.record, key: slice.fwcfg.curKey, offset: slice.fwcfg.curOffset }).toEqual(before);
     expect(slice.snapshotCpu().gpr.rax).toBe(0xaaaa0a01n);
   });
+
+  it('a state saved without slice86 resets the devices when restored', async () => {
+    slice.detach();
+    const withoutSlice86 = await machine.save_state();
+    slice = attachToV86(machine);
+    slice.ports.write(0x510, 2, 0x0021);
+    slice.ports.read(0x511, 1);
+    expect([slice.fwcfg.curKey, slice.fwcfg.curOffset]).toEqual([0x21, 1]);
+    await machine.restore_state(withoutSlice86);
+    expect([slice.fwcfg.curKey, slice.fwcfg.curOffset]).toEqual([0, 0]);
+  });
 });

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { V86 } from 'v86';
 import { attachToV86, dumpV86, snapshotV86Cpu, V86AdapterError, type V86Attachment } from '../../src/adapters/v86.js';
-import { MemorySink } from '../../src/index.js';
+import { MemorySink, StateError } from '../../src/index.js';
 import { hex } from '../support/hex.js';
 import { rejection, thrown } from '../support/thrown.js';
 import { fileBuffer, haltOf, loadV86, MULTIBOOT_GUEST } from '../support/v86.js';
@@ -120,6 +120,26 @@ describe('ports through v86 dispatch, at every width', () => {
     slice = attachToV86(emulator);
     io.port_write16(0x510, 0x0001);
     expect(bytes(1)).toEqual([3]);
+  });
+});
+
+describe("the devices' part of v86 state", () => {
+  it('a malformed part throws StateError before v86 restores anything', async () => {
+    const emulator = await loadV86();
+    try {
+      const slice = attachToV86(emulator);
+      const cpu = cpuOf(emulator) as unknown as { set_state(state: unknown[]): void };
+      const bad: unknown[] = [];
+      bad[200] = ['{"v":1'];
+      const error = thrown(() => { cpu.set_state(bad); });
+      expect(error).toBeInstanceOf(StateError);
+      expect((error as StateError).code).toBe('bad-state');
+      bad[200] = [JSON.stringify({ v: 2 })];
+      expect((thrown(() => { cpu.set_state(bad); }) as StateError).code).toBe('bad-state-version');
+      expect([slice.fwcfg.curKey, slice.fwcfg.curOffset]).toEqual([0, 0]);
+    } finally {
+      await emulator.destroy();
+    }
   });
 });
 
