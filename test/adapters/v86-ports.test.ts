@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { V86 } from 'v86';
 import { attachToV86, dumpV86, snapshotV86Cpu, V86AdapterError, type V86Attachment } from '../../src/adapters/v86.js';
-import { MemorySink, StateError } from '../../src/index.js';
+import { DumpError, MemorySink, StateError } from '../../src/index.js';
 import { hex } from '../support/hex.js';
 import { rejection, thrown } from '../support/thrown.js';
 import { fileBuffer, haltOf, loadV86, MULTIBOOT_GUEST } from '../support/v86.js';
@@ -154,6 +154,9 @@ describe('the multiboot guest without a BIOS', () => {
       expect(slice.debugcon?.text()).toMatch(/^v86-multiboot-vmcoreinfo v1\nvmcoreinfo key 0020 note [0-9a-f]{8}\nready\n$/);
       expect(slice.vmcoreinfo?.record.hasVmcoreinfo).toBe(true);
       expect(emulator.is_running()).toBe(true);
+      const refused = new MemorySink();
+      const error = await rejection(dumpV86(emulator, { sink: refused, format: 'kdump-zlib', paging: true }));
+      expect([(error as DumpError).code, refused.bytes().length, refused.aborted, emulator.is_running()]).toEqual(['invalid-argument', 0, false, true]);
       const sink = new MemorySink();
       await dumpV86(emulator, { sink, format: 'kdump-lzo' });
       expect(sink.closed).toBe(true);

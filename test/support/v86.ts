@@ -7,7 +7,10 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { V86 } from 'v86';
 
-/** Debian's SeaBIOS 1.16.2 (128 KiB): boots under v86 (the 256 KiB image lands on v86's VGA ROM). */
+/**
+ * Debian's SeaBIOS 1.16.2, the 128 KiB image. bios-256k.bin boots too when no VGA BIOS is given,
+ * but it covers 0xc0000, where v86 puts a VGA BIOS.
+ */
 export const DEBIAN_SEABIOS = '/usr/share/seabios/bios.bin';
 export const MULTIBOOT_GUEST = new URL('../../firmware/v86/multiboot-vmcoreinfo.bin', import.meta.url);
 export const V86_WASM = createRequire(import.meta.url).resolve('v86/build/v86.wasm');

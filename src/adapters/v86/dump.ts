@@ -5,7 +5,7 @@
  */
 
 import type { CpuSnapshot } from '../../cpu/state.js';
-import { DumpEngine, createDumpEngine, type DumpOptions, type DumpResult } from '../../dump/engine.js';
+import { DumpEngine, createDumpEngine, validateRequest, type DumpOptions, type DumpResult } from '../../dump/engine.js';
 import { readFromBlocks, type DumpSource } from '../../dump/source.js';
 import { attachmentOf } from './attach.js';
 import { readV86Cpu } from './cpu-snapshot.js';
@@ -40,12 +40,14 @@ export function dumpSourceFromV86(emulator: unknown, cpus?: readonly CpuSnapshot
  */
 export async function dumpV86(emulator: unknown, options: V86DumpOptions): Promise<DumpResult> {
   findV86Internals(emulator);
+  // zstd's WebAssembly module loads only for the formats that need it.
+  const engine = options.engine ?? (options.format?.endsWith('zstd') === true ? await createDumpEngine() : new DumpEngine());
+  // A request QEMU would refuse is refused before the guest is stopped.
+  validateRequest(engine, options);
   const v86 = emulator as V86Emulator;
-  const wasRunning = v86.cpu_is_running === true;
+  const wasRunning = v86.is_running?.() === true;
   if (wasRunning) await v86.stop?.();
   try {
-    // zstd's WebAssembly module loads only for the formats that need it.
-    const engine = options.engine ?? (options.format?.endsWith('zstd') === true ? await createDumpEngine() : new DumpEngine());
     return await engine.dump(dumpSourceFromV86(emulator), options);
   } finally {
     if (wasRunning) await v86.run?.();

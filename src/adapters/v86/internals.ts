@@ -76,7 +76,7 @@ export interface V86Emulator {
   add_listener?(event: string, listener: (...args: unknown[]) => void): void;
   stop?(): Promise<void>;
   run?(): Promise<void>;
-  cpu_is_running?: boolean;
+  is_running?(): boolean;
 }
 
 const CPU_FUNCTIONS = [
