@@ -197,6 +197,11 @@ describe('host misuse: one-line typed errors, nothing changed or written', () =>
     expect(cpu.io.ports[0x514]?.device).toBeUndefined();
   });
 
+  it('a V86 whose CPU has no port table yet (between wasm load and init): v86-not-loaded', () => {
+    const notLoaded = { v86: { cpu: Object.create(cpuOf(emulator), { io: { value: undefined } }) as object } };
+    oneLine(thrown(() => attachToV86(notLoaded)), 'v86-not-loaded');
+  });
+
   it('dumpV86 of a non-v86 value writes nothing to the sink', async () => {
     const sink = new MemorySink();
     oneLine(await rejection(dumpV86({ v86: {} }, { sink })), 'v86-internals-missing');
