@@ -8,7 +8,7 @@ import {
   RCX, RDX, RSP, SS, TWO32, CR0_PE, type Cpu,
 } from '../cpu.js';
 import { CpuFault, VEC_BP, VEC_BR, VEC_DE, VEC_GP, VEC_OF, VEC_UD, VEC_NM, gp } from '../faults.js';
-import { condition, getCF, getZF, getSF, getOF, materializeFlags, setArith, szp, CC_NONE } from '../flags.js';
+import { condition, getCF, getZF, getOF, materializeFlags, setArith, szp } from '../flags.js';
 import {
   OP_CMP, alu, alu64, dec, divS, divU, div64, inc, incDec64, mulFlags, mulFlags64, shift, shift64, M64,
 } from './alu.js';
@@ -103,11 +103,6 @@ function stackOpSize(cpu: Cpu): number {
 
 function invalidIn64(cpu: Cpu): void {
   if (cpu.code64) throw new CpuFault(VEC_UD);
-}
-
-/** Register operand of the operand size (number; 64-bit as a signed number). */
-function regOperandSize(): number {
-  return d.osz;
 }
 
 function exec(cpu: Cpu, op: number): void {
@@ -884,8 +879,6 @@ function group3(cpu: Cpu, size: number): void {
     case 2: writeRm(cpu, size, (~readRm(cpu, size) & mask) >>> 0); return;
     case 3: {
       const v = readRm(cpu, size);
-      const a = d.isReg ? -1 : lin(cpu, size);
-      void a;
       const sv = saveCc(cpu);
       const r = alu(cpu, 5, 0, v, size);
       try { writeRm(cpu, size, r); } catch (e) { restoreCc(cpu, sv); throw e; }
