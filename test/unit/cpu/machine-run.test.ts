@@ -113,7 +113,7 @@ describe('Machine.run', () => {
     if (cpu0 === undefined) throw new Error('no CPU state');
     const bad = { ...state, processors: [{ ...cpu0, snapshot: { ...cpu0.snapshot, rip: 'nope' } }] };
     const before = m.bsp.snapshot();
-    expect(thrown(() => { m.loadState(bad as never); })).toMatchObject({ code: 'bad-state' });
+    expect(thrown(() => { m.loadState(bad); })).toMatchObject({ code: 'bad-state' });
     expect(m.bsp.snapshot()).toEqual(before);
   });
 });
