@@ -211,7 +211,7 @@ export async function findContexts(info: WinDumpInfo, read: PhysicalRead): Promi
     const block = await readPtr(kdbg + BigInt(KDBG.kiProcessorBlock));
     const offsetBytes = new Uint8Array(2);
     if (block === undefined || !(await walker.readVirtual(kdbg + BigInt(KDBG.offsetPrcbContext), offsetBytes))) return { paging: mode, contexts };
-    const offset = BigInt(readField(offsetBytes, 0, 2));
+    const offset = readField(offsetBytes, 0, 2);
     for (let i = 0; i < Math.min(info.numberProcessors, MAX_CONTEXTS); i++) {
       const prcb = await readPtr(block + BigInt(i * ptr));
       const address = prcb === undefined ? undefined : await readPtr(prcb + offset);

@@ -22,17 +22,17 @@ export function contextRecord(layout: HeaderLayout, cpu: CpuSnapshot): Uint8Arra
   if (layout.kind === 'x64') {
     view.setUint32(0x30, layout.contextFlags, true);
     view.setUint32(0x34, cpu.fpu.mxcsr, true);
-    X64_SEGMENTS.forEach((name, i) => view.setUint16(0x38 + 2 * i, cpu.segments[name].selector & 0xffff, true));
+    X64_SEGMENTS.forEach((name, i) => { view.setUint16(0x38 + 2 * i, cpu.segments[name].selector & 0xffff, true); });
     view.setUint32(0x44, u32(cpu.rflags), true);
-    DEBUG_REGISTERS.forEach((n, i) => view.setBigUint64(0x48 + 8 * i, BigInt.asUintN(64, dr(n)), true));
-    X64_GPRS.forEach((name, i) => view.setBigUint64(0x78 + 8 * i, BigInt.asUintN(64, cpu.gpr[name]), true));
+    DEBUG_REGISTERS.forEach((n, i) => { view.setBigUint64(0x48 + 8 * i, BigInt.asUintN(64, dr(n)), true); });
+    X64_GPRS.forEach((name, i) => { view.setBigUint64(0x78 + 8 * i, BigInt.asUintN(64, cpu.gpr[name]), true); });
     view.setBigUint64(0xf8, BigInt.asUintN(64, cpu.rip), true);
     // FltSave.MxCsr
     view.setUint32(0x118, cpu.fpu.mxcsr, true);
     return bytes;
   }
   view.setUint32(0x00, layout.contextFlags, true);
-  DEBUG_REGISTERS.forEach((n, i) => view.setUint32(0x04 + 4 * i, u32(dr(n)), true));
+  DEBUG_REGISTERS.forEach((n, i) => { view.setUint32(0x04 + 4 * i, u32(dr(n)), true); });
   const s = cpu.segments;
   const g = cpu.gpr;
   const words: readonly (bigint | number)[] = [
@@ -40,6 +40,6 @@ export function contextRecord(layout: HeaderLayout, cpu: CpuSnapshot): Uint8Arra
     g.rdi, g.rsi, g.rbx, g.rdx, g.rcx, g.rax,
     g.rbp, cpu.rip, s.cs.selector, cpu.rflags, g.rsp, s.ss.selector,
   ];
-  words.forEach((w, i) => view.setUint32(0x8c + 4 * i, u32(BigInt(w)), true));
+  words.forEach((w, i) => { view.setUint32(0x8c + 4 * i, u32(BigInt(w)), true); });
   return bytes;
 }
