@@ -2,7 +2,8 @@
  * Reading Windows crash dumps back (src/dump/read/windows.ts): QEMU 7.2's PAGEDU64 and PAGEDUMP
  * files give their header fields, runs and each processor's CONTEXT (found through the header's
  * DirectoryTableBase, in the paging mode that finds the KDBG); `file` names ours as QEMU's; a
- * win-dmp converts back to the identical win-dmp and to an ELF that converts to it again.
+ * win-dmp converts back to the identical win-dmp and to an ELF that converts to it again; damaged
+ * files fail with a DumpReadError and nothing else.
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -11,8 +12,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { dumpGuestMemory, inputFromBytes, MemorySink, readDump } from '../../src/index.js';
+import fc from 'fast-check';
+import { DumpEngine, DumpReadError, dumpGuestMemory, dumpSourceFromMachine, inputFromBytes, MemorySink, readDump } from '../../src/index.js';
+import { makeMachine } from '../support/machine-fixture.js';
 import { missingTool } from '../support/tools.js';
+import { buildWindowsGuest } from '../support/windows-guest.js';
 
 const DIR = new URL('../fixtures/qemu-7.2/win-dmp/', import.meta.url);
 
@@ -95,5 +99,38 @@ describe('file(1) names our win-dmp files', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('fast-check: damaged win-dmp files', () => {
+  it('read or fail with a DumpReadError, never anything else', async () => {
+    const files: Uint8Array[] = [];
+    for (const mode of ['x64', 'pae', 'nopae'] as const) {
+      const machine = makeMachine({ cpus: 2 });
+      // Small runs: the kernel's pages, the large page's first page, the tables.
+      const cpus = buildWindowsGuest(machine, { mode, cpus: 2, runs: [[0x20n, 0x8n], [0x200n, 0x10n], [0x400n, 1n]] });
+      const sink = new MemorySink();
+      await new DumpEngine().dump(dumpSourceFromMachine(machine, cpus), { sink, format: 'win-dmp' });
+      files.push(sink.bytes());
+    }
+    for (const f of files) expect((await readDump(inputFromBytes(f))).windows?.contexts).toHaveLength(2);
+    await fc.assert(
+      fc.asyncProperty(
+        fc.nat(2),
+        fc.array(fc.tuple(fc.nat(0x2100), fc.nat(255)), { minLength: 1, maxLength: 12 }),
+        fc.option(fc.nat(0x20000), { nil: undefined }),
+        async (which, edits, cut) => {
+          const bytes = (files[which] ?? new Uint8Array()).slice(0, cut);
+          for (const [at, value] of edits) if (at < bytes.length) bytes[at] = value;
+          try {
+            const dump = await readDump(inputFromBytes(bytes));
+            for (const r of dump.ranges.slice(0, 4)) await dump.readPhysical(r.gpa, new Uint8Array(Math.min(r.size, 4096)));
+          } catch (error) {
+            expect(error).toBeInstanceOf(DumpReadError);
+          }
+        },
+      ),
+      { numRuns: 200 },
+    );
   });
 });
