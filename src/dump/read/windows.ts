@@ -123,7 +123,9 @@ export function* parseWinDump(fileSize: number): Reads<ParsedWinDump> {
     numberOfPages: f(layout.numberOfPages, x64 ? 8 : 4),
     runs,
     requiredDumpSpace: f(layout.requiredDumpSpace, x64 ? 8 : 4),
-    ...(x64 ? { dumpType: Number(f(0xf98, 4)), systemTime: f(0xfa8, 8), comment: cString(header.subarray(0xfb0, 0x1030)) } : {}),
+    ...(layout.dumpType === undefined || layout.systemTime === undefined || layout.comment === undefined
+      ? {}
+      : { dumpType: Number(f(layout.dumpType, 4)), systemTime: f(layout.systemTime, 8), comment: cString(header.subarray(layout.comment, layout.comment + 128)) }),
     contexts: [],
   };
   return { info, header, memory };
