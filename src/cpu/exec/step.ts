@@ -22,6 +22,22 @@ import {
   enter, farCall, farJump, farReturn, iret, loadSegment, softwareInterrupt, ioIn, ioOut, checkIo, halt, fpuEscape,
 } from './system.js';
 
+/** Legacy prefix bytes: 1 segment override, 2 operand size, 3 address size, 4 LOCK, 5 REP/REPNE. */
+const PREFIX = new Uint8Array(256);
+for (const b of [0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65]) PREFIX[b] = 1;
+PREFIX[0x66] = 2;
+PREFIX[0x67] = 3;
+PREFIX[0xf0] = 4;
+PREFIX[0xf2] = 5;
+PREFIX[0xf3] = 5;
+const SEGMENT_OF = new Int8Array(256).fill(-1);
+SEGMENT_OF[0x26] = ES;
+SEGMENT_OF[0x2e] = CS;
+SEGMENT_OF[0x36] = SS;
+SEGMENT_OF[0x3e] = DS;
+SEGMENT_OF[0x64] = FS;
+SEGMENT_OF[0x65] = GS;
+
 /** Executes one instruction at CS:RIP. Throws CpuFault; the caller delivers it. */
 export function step(cpu: Cpu): void {
   cpu.startIp = cpu.ip;
@@ -36,29 +52,31 @@ export function step(cpu: Cpu): void {
   d.opsizePrefix = false;
   d.rex = 0;
   d.rexW = false;
+  let op = fetch8(cpu);
+  if (PREFIX[op] === 0 && !(code64 && (op & 0xf0) === 0x40)) {
+    // No prefix: the common case.
+    d.osz = dflt;
+    d.asz = code64 ? 8 : dflt;
+    exec(cpu, op);
+    return;
+  }
   let opsize = false;
   let adsize = false;
-  let op: number;
   for (;;) {
-    op = fetch8(cpu);
-    switch (op) {
-      case 0x26: d.segOverride = ES; d.rex = 0; continue;
-      case 0x2e: d.segOverride = CS; d.rex = 0; continue;
-      case 0x36: d.segOverride = SS; d.rex = 0; continue;
-      case 0x3e: d.segOverride = DS; d.rex = 0; continue;
-      case 0x64: d.segOverride = FS; d.rex = 0; continue;
-      case 0x65: d.segOverride = GS; d.rex = 0; continue;
-      case 0x66: opsize = true; d.rex = 0; continue;
-      case 0x67: adsize = true; d.rex = 0; continue;
-      case 0xf0: d.lock = true; d.rex = 0; continue;
-      case 0xf2: case 0xf3: d.rep = op; d.rex = 0; continue;
-      default:
-        if (code64 && (op & 0xf0) === 0x40) {
-          d.rex = op;
-          continue;
-        }
+    const kind = PREFIX[op]!;
+    if (kind !== 0) {
+      if (kind === 1) d.segOverride = SEGMENT_OF[op]!;
+      else if (kind === 2) opsize = true;
+      else if (kind === 3) adsize = true;
+      else if (kind === 4) d.lock = true;
+      else d.rep = op;
+      d.rex = 0; // a REX prefix counts only right before the opcode
+    } else if (code64 && (op & 0xf0) === 0x40) {
+      d.rex = op;
+    } else {
+      break;
     }
-    break;
+    op = fetch8(cpu);
   }
   if (code64) {
     if (d.segOverride < FS) d.segOverride = -1;
