@@ -4,7 +4,7 @@
  * time on a thread), so the execution functions share it without allocation.
  */
 
-import { CS, DS, FS, RBP, RSP, SS, TWO32, type Cpu } from '../cpu.js';
+import { CS, DS, RBP, RSP, SS, TWO32, type Cpu } from '../cpu.js';
 import { CpuFault, VEC_GP } from '../faults.js';
 
 export const d = {
@@ -183,10 +183,6 @@ export function modrm(cpu: Cpu, immBytes = 0): void {
   d.off = off;
 }
 
-/** Effective address for LEA: the offset masked to the operand size. */
-export function eaOffset(): number {
-  return d.off;
-}
 
 /** Linear address of the memory operand for `size` bytes. */
 export function lin(cpu: Cpu, size: number): number {
@@ -338,4 +334,3 @@ export function dataSeg(): number {
   return d.segOverride >= 0 ? d.segOverride : DS;
 }
 
-export { FS };

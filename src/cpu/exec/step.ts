@@ -148,7 +148,6 @@ function exec(cpu: Cpu, op: number): void {
       const v = peek(cpu, 0, osz) & 0xffff;
       loadSegment(cpu, seg, v);
       addSp(cpu, osz);
-      if (seg === SS) inhibitInterrupts(cpu);
       return;
     }
     case 0x0f: twoByte(cpu); return;
@@ -391,7 +390,6 @@ function exec(cpu: Cpu, op: number): void {
       const seg = d.reg & 7;
       if (seg === CS || seg > GS) throw new CpuFault(VEC_UD);
       loadSegment(cpu, seg, readRm(cpu, 2));
-      if (seg === SS) inhibitInterrupts(cpu);
       return;
     }
     case 0x8f: {
@@ -702,11 +700,9 @@ function exec(cpu: Cpu, op: number): void {
       const pe = (cpu.cr0 & CR0_PE) !== 0;
       const iopl = (cpu.fl & F_IOPL) >>> 12;
       if (pe && (cpu.fl & F_VM) === 0 ? cpu.cpl > iopl : (cpu.fl & F_VM) !== 0 && iopl < 3) throw gp(0);
+      // No interrupt source is modelled, so STI's one-instruction interrupt shadow has no effect.
       if (op === 0xfa) cpu.fl &= ~F_IF;
-      else {
-        if ((cpu.fl & F_IF) === 0) inhibitInterrupts(cpu);
-        cpu.fl |= F_IF;
-      }
+      else cpu.fl |= F_IF;
       return;
     }
     case 0xfc: cpu.fl &= ~F_DF; return;
@@ -781,10 +777,6 @@ function aluForm(cpu: Cpu, op: number): void {
     return;
 }
 
-/** Interrupt shadow after STI, MOV SS and POP SS (no interrupt source is modelled; kept for clarity). */
-function inhibitInterrupts(_cpu: Cpu): void {
-  // No external interrupt sources are modelled, so there is nothing to hold off.
-}
 
 function xchgRegs(cpu: Cpu, a: number, b: number, size: number): void {
   if (size === 8) {
@@ -843,7 +835,7 @@ export function writeFlagsFromPop(cpu: Cpu, v: number, size: number): void {
   cpu.setFlags((old & ~mask) | (v & mask));
 }
 
-function loadFarPointer(cpu: Cpu, seg: number): void {
+export function loadFarPointer(cpu: Cpu, seg: number): void {
   const osz = d.osz;
   const offSize = osz === 8 ? 8 : osz;
   const off = offSize === 2 ? cpu.read16(lin(cpu, 2)) : offSize === 4 ? cpu.read32(lin(cpu, 4)) : cpu.read64Num(lin(cpu, 8));
@@ -852,7 +844,6 @@ function loadFarPointer(cpu: Cpu, seg: number): void {
   if (osz === 8) cpu.setNum(d.reg, off);
   else writeReg(cpu, osz, off);
 }
-export { loadFarPointer };
 
 function imul3(cpu: Cpu, imm8: boolean): void {
   const osz = d.osz;
