@@ -1,0 +1,120 @@
+/**
+ * The demo's dump folder: the booted machine dumped once in every format the engine offers, each
+ * file written atomically by src/node's file sink and then read back with slice86's own reader
+ * (src/dump/read), which checks the format and compression it declares, the guest memory ranges,
+ * the VMCOREINFO text the guest registered, the CPU count, and every byte of guest memory against
+ * the machine. A file that fails its check is reported, not hidden.
+ */
+
+import { join } from 'node:path';
+import type { Machine } from '../machine.js';
+import { createDumpEngine, DUMP_FORMATS, type DumpFormat } from '../dump/engine.js';
+import type { CodecTable } from '../dump/read/pages.js';
+import { dumpSourceFromMachine } from '../dump/machine-source.js';
+import { readDump, type DumpFile } from '../dump/read/read-dump.js';
+import { createNodeDumpEngine, dumpToFile } from '../node/engine.js';
+import { engineCodecs, openFileInput } from './convert.js';
+import { createProgress, type ProgressOptions } from './progress.js';
+
+export interface DemoDump {
+  readonly format: DumpFormat;
+  readonly file: string;
+  readonly bytes: number;
+  readonly seconds: number;
+  /** Whether the read-back check passed. */
+  readonly ok: boolean;
+  /** What checked the file and what it found (or what did not match). */
+  readonly checkedBy: string;
+}
+
+export interface DemoDumpOptions {
+  readonly signal?: AbortSignal;
+  readonly progress: ProgressOptions;
+  /** Called after each file, for output as it happens. */
+  readonly onDump?: (dump: DemoDump) => void;
+}
+
+/** The file name of a format's dump: ELF cores end in .elf, flattened kdump in .flat, raw in .kdump. */
+export function demoFileName(format: DumpFormat): string {
+  if (format === 'elf') return 'vmcore.elf';
+  const codec = format.replace(/^kdump-(raw-)?/, '');
+  return format.startsWith('kdump-raw-') ? `vmcore-${codec}.kdump` : `vmcore-${codec}.flat`;
+}
+
+export async function writeDemoDumps(machine: Machine, dir: string, options: DemoDumpOptions): Promise<DemoDump[]> {
+  const engine = await createNodeDumpEngine();
+  const formats = engine.queryCapabilities().formats;
+  // Reading back decodes with the portable codecs: a second implementation checks node:zlib's pages.
+  const codecs = engineCodecs(await createDumpEngine());
+  const out: DemoDump[] = [];
+  for (const format of DUMP_FORMATS.filter((f) => formats.includes(f))) {
+    const file = join(dir, demoFileName(format));
+    const progress = createProgress(format.padEnd(16), options.progress);
+    const started = performance.now();
+    let bytes: number;
+    try {
+      const result = await dumpToFile(dumpSourceFromMachine(machine), file, {
+        engine,
+        format,
+        signal: options.signal,
+        onProgress: ({ completed, total }) => {
+          progress.update(completed, total);
+        },
+      });
+      bytes = result.bytesWritten;
+    } finally {
+      progress.stop();
+    }
+    const seconds = (performance.now() - started) / 1000;
+    const check = await checkDemoDump(machine, file, format, codecs);
+    const dump = { format, file, bytes, seconds, ...check };
+    options.onDump?.(dump);
+    out.push(dump);
+  }
+  return out;
+}
+
+const CHUNK = 1 << 20;
+
+/** Reads `file` back and compares it with the machine it was dumped from. */
+export async function checkDemoDump(machine: Machine, file: string, format: DumpFormat, codecs: CodecTable): Promise<{ ok: boolean; checkedBy: string }> {
+  const input = openFileInput(file);
+  try {
+    const dump = await readDump(input, { codecs });
+    const problem = await compare(machine, dump, format);
+    const blocks = machine.memory.blocks();
+    const ramBytes = blocks.reduce((sum, b) => sum + b.sizeBytes, 0);
+    return problem === undefined
+      ? { ok: true, checkedBy: `slice86 readDump: ${dump.format}${dump.kdump === undefined ? '' : ` ${dump.kdump.compression}`}, ${dump.ranges.length} range${dump.ranges.length === 1 ? "" : "s"}, ${ramBytes / 2 ** 20} MiB equal, VMCOREINFO, ${dump.cpus.length} CPU${dump.cpus.length === 1 ? '' : 's'}` }
+      : { ok: false, checkedBy: `slice86 readDump: MISMATCH ${problem}` };
+  } catch (error) {
+    return { ok: false, checkedBy: `slice86 readDump: ${error instanceof Error ? error.message : String(error)}` };
+  } finally {
+    input.close();
+  }
+}
+
+async function compare(machine: Machine, dump: DumpFile, format: DumpFormat): Promise<string | undefined> {
+  const family = format === 'elf' ? 'elf' : format.startsWith('kdump-raw-') ? 'kdump-raw' : 'kdump-flattened';
+  if (dump.format !== family) return `format ${dump.format}, expected ${family}`;
+  const codec = format.replace(/^kdump-(raw-)?/, '');
+  if (dump.kdump !== undefined && dump.kdump.compression !== codec) return `compression ${dump.kdump.compression}, expected ${codec}`;
+  if (dump.cpus.length !== machine.cpus) return `${dump.cpus.length} CPUs, expected ${machine.cpus}`;
+  if (dump.vmcoreinfo?.includes('OSRELEASE=') !== true) return 'no VMCOREINFO text';
+  const blocks = machine.memory.blocks();
+  const covered = dump.ranges.reduce((sum, r) => sum + r.size, 0);
+  const expected = blocks.reduce((sum, b) => sum + b.sizeBytes, 0);
+  // kdump holds whole pages of RAM; an ELF core holds each block as it is.
+  if (covered < expected) return `${covered} bytes of memory, expected ${expected}`;
+  const got = new Uint8Array(CHUNK);
+  for (const block of blocks) {
+    for (let at = 0; at < block.sizeBytes; at += CHUNK) {
+      const length = Math.min(CHUNK, block.sizeBytes - at);
+      const want = machine.memory.read(block.gpa + at, length);
+      const view = got.subarray(0, length);
+      await dump.readPhysical(block.gpa + at, view);
+      for (let i = 0; i < length; i++) if (view[i] !== want[i]) return `byte at 0x${(block.gpa + at + i).toString(16)}`;
+    }
+  }
+  return undefined;
+}
