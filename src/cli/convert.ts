@@ -15,6 +15,7 @@ import { DumpReadError } from '../dump/read/errors.js';
 import type { RandomAccessInput } from '../dump/read/input.js';
 import { createFileSink } from '../node/file-sink.js';
 import { createProgress, type ProgressOptions } from './progress.js';
+import { yieldingSink } from './yielding-sink.js';
 
 export interface ConvertOptions {
   readonly format: DumpFormat;
@@ -95,7 +96,7 @@ export async function convertFile(inPath: string, outPath: string, options: Conv
     const dump = await readDump(input, { codecs: engineCodecs(engine) });
     const source = await dump.toDumpSource();
     const result = await engine.dump(source, {
-      sink: createFileSink(outPath),
+      sink: yieldingSink(createFileSink(outPath)),
       format: options.format,
       compat: options.compat,
       signal: options.signal,

@@ -12,9 +12,11 @@ import { createDumpEngine, DUMP_FORMATS, type DumpFormat } from '../dump/engine.
 import type { CodecTable } from '../dump/read/pages.js';
 import { dumpSourceFromMachine } from '../dump/machine-source.js';
 import { readDump, type DumpFile } from '../dump/read/read-dump.js';
-import { createNodeDumpEngine, dumpToFile } from '../node/engine.js';
+import { createNodeDumpEngine } from '../node/engine.js';
+import { createFileSink } from '../node/file-sink.js';
 import { engineCodecs, openFileInput } from './convert.js';
 import { createProgress, type ProgressOptions } from './progress.js';
+import { yieldingSink } from './yielding-sink.js';
 
 export interface DemoDump {
   readonly format: DumpFormat;
@@ -53,8 +55,8 @@ export async function writeDemoDumps(machine: Machine, dir: string, options: Dem
     const started = performance.now();
     let bytes: number;
     try {
-      const result = await dumpToFile(dumpSourceFromMachine(machine), file, {
-        engine,
+      const result = await engine.dump(dumpSourceFromMachine(machine), {
+        sink: yieldingSink(createFileSink(file)),
         format,
         signal: options.signal,
         onProgress: ({ completed, total }) => {
@@ -66,7 +68,7 @@ export async function writeDemoDumps(machine: Machine, dir: string, options: Dem
       progress.stop();
     }
     const seconds = (performance.now() - started) / 1000;
-    const check = await checkDemoDump(machine, file, format, codecs);
+    const check = await checkDemoDump(machine, file, format, codecs, options.signal);
     const dump = { format, file, bytes, seconds, ...check };
     options.onDump?.(dump);
     out.push(dump);
@@ -77,24 +79,25 @@ export async function writeDemoDumps(machine: Machine, dir: string, options: Dem
 const CHUNK = 1 << 20;
 
 /** Reads `file` back and compares it with the machine it was dumped from. */
-export async function checkDemoDump(machine: Machine, file: string, format: DumpFormat, codecs: CodecTable): Promise<{ ok: boolean; checkedBy: string }> {
+export async function checkDemoDump(machine: Machine, file: string, format: DumpFormat, codecs: CodecTable, signal?: AbortSignal): Promise<{ ok: boolean; checkedBy: string }> {
   const input = openFileInput(file);
   try {
     const dump = await readDump(input, { codecs });
-    const problem = await compare(machine, dump, format);
+    const problem = await compare(machine, dump, format, signal);
     const blocks = machine.memory.blocks();
     const ramBytes = blocks.reduce((sum, b) => sum + b.sizeBytes, 0);
     return problem === undefined
       ? { ok: true, checkedBy: `slice86 readDump: ${dump.format}${dump.kdump === undefined ? '' : ` ${dump.kdump.compression}`}, ${dump.ranges.length} range${dump.ranges.length === 1 ? "" : "s"}, ${ramBytes / 2 ** 20} MiB equal, VMCOREINFO, ${dump.cpus.length} CPU${dump.cpus.length === 1 ? '' : 's'}` }
       : { ok: false, checkedBy: `slice86 readDump: MISMATCH ${problem}` };
   } catch (error) {
+    if (signal?.aborted === true) throw error;
     return { ok: false, checkedBy: `slice86 readDump: ${error instanceof Error ? error.message : String(error)}` };
   } finally {
     input.close();
   }
 }
 
-async function compare(machine: Machine, dump: DumpFile, format: DumpFormat): Promise<string | undefined> {
+async function compare(machine: Machine, dump: DumpFile, format: DumpFormat, signal: AbortSignal | undefined): Promise<string | undefined> {
   const family = format === 'elf' ? 'elf' : format.startsWith('kdump-raw-') ? 'kdump-raw' : 'kdump-flattened';
   if (dump.format !== family) return `format ${dump.format}, expected ${family}`;
   const codec = format.replace(/^kdump-(raw-)?/, '');
@@ -109,11 +112,17 @@ async function compare(machine: Machine, dump: DumpFile, format: DumpFormat): Pr
   const got = new Uint8Array(CHUNK);
   for (const block of blocks) {
     for (let at = 0; at < block.sizeBytes; at += CHUNK) {
+      // Ctrl-C is seen between chunks: reading back a large guest takes a while.
+      if (at % (64 * CHUNK) === 0) await new Promise((resolve) => setImmediate(resolve));
+      signal?.throwIfAborted();
       const length = Math.min(CHUNK, block.sizeBytes - at);
       const want = machine.memory.read(block.gpa + at, length);
       const view = got.subarray(0, length);
       await dump.readPhysical(block.gpa + at, view);
-      for (let i = 0; i < length; i++) if (view[i] !== want[i]) return `byte at 0x${(block.gpa + at + i).toString(16)}`;
+      if (!Buffer.from(view.buffer, view.byteOffset, length).equals(want)) {
+        const i = view.findIndex((byte, k) => byte !== want[k]);
+        return `byte at 0x${(block.gpa + at + i).toString(16)}`;
+      }
     }
   }
   return undefined;

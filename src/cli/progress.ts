@@ -36,14 +36,14 @@ export function createProgress(label: string, options: ProgressOptions): Progres
         if (Date.now() - startedAt < delayMs || total === 0) return;
         bar = new SingleBar({
           stream,
-          format: `${label} [{bar}] {percentage}% {done} of {size} {rate} ETA {eta_formatted}`,
+          format: `${label} [{bar}] {percentage}% {done} of {size} {rate} ETA {eta}`,
           barsize: 24,
           hideCursor: true,
           clearOnComplete: true,
           etaBuffer: 40,
           fps: 8,
         });
-        bar.start(total, completed, payload(0, total, startedAt));
+        bar.start(total, completed, payload(completed, total, startedAt));
       }
       bar.setTotal(total);
       bar.update(completed, payload(completed, total, startedAt));
@@ -55,9 +55,17 @@ export function createProgress(label: string, options: ProgressOptions): Progres
   };
 }
 
+/** Rate and ETA from the average since the start (steadier than cli-progress's window). */
 function payload(completed: number, total: number, startedAt: number): Record<string, string> {
   const seconds = (Date.now() - startedAt) / 1000;
-  return { done: formatBytes(completed), size: formatBytes(total), rate: seconds > 0 ? `${formatBytes(completed / seconds)}/s` : '-' };
+  const rate = seconds > 0 ? completed / seconds : 0;
+  const eta = rate > 0 ? Math.ceil((total - completed) / rate) : undefined;
+  return {
+    done: formatBytes(completed),
+    size: formatBytes(total),
+    rate: rate > 0 ? `${formatBytes(rate)}/s` : '-',
+    eta: eta === undefined ? '-' : eta >= 60 ? `${Math.floor(eta / 60)}m${String(eta % 60).padStart(2, '0')}s` : `${eta}s`,
+  };
 }
 
 /** Whether a bar may be drawn: stderr is a terminal and the output is for people. */
