@@ -1,6 +1,8 @@
 /**
  * slice86: QEMU 7.2's fw_cfg and vmcoreinfo devices on a pc/q35 memory map, for JavaScript
  * emulators and guest-firmware tests. Browser-safe: no Node built-ins behind this entry.
+ *
+ * @module slice86
  */
 
 export { createMachine, Machine, e820Entries, type MachineOptions, type MachineState } from './machine.js';

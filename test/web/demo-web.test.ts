@@ -5,8 +5,8 @@
  * the fw_cfg list and the vmcoreinfo state, downloads an ELF core and a flattened kdump through
  * the streaming service worker and a raw kdump through the origin-private file, reads each back
  * with slice86's readers and compares every byte of guest memory with the same machine booted in
- * Node; then it uploads a firmware image of a bad size (one-line error) and a good one. A
- * screenshot of the page is left in test-results/demo-web.png.
+ * Node; then it runs the README's browser example and uploads a firmware image of a bad size
+ * (one-line error) and a good one. A screenshot of the page is left in test-results/demo-web.png.
  */
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootDefaultFirmware, createMachine, createZstdCodec, inputFromBytes, readDump, type Machine } from '../../src/index.js';
+import { readmeExamples } from '../docs/examples.js';
 import { missingTool } from '../support/tools.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -52,6 +53,9 @@ beforeAll(async () => {
     chromiumSandbox: false,
     args: ['--disable-background-networking', '--disable-component-update', '--no-first-run'],
   });
+  // The README's browser example, served beside the demo with the bundle where an install puts it.
+  const example = readmeExamples(ROOT).find((e) => e.kind === 'browser');
+  writeFileSync(join(work, 'site/web/readme-example.html'), (example?.code ?? '').replace('/node_modules/slice86/dist/browser/slice86.js', '/browser/slice86.js'));
   const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1200, height: 900 } });
   page = await context.newPage();
   page.on('pageerror', (error) => {
@@ -128,6 +132,19 @@ describe.skipIf(skip !== undefined)(`web demo in Chromium${skip === undefined ? 
     const raw = await download('kdump-raw-zstd');
     expect(raw.via).toContain('via origin-private file');
     await expectSameMemory(raw.bytes, 'kdump-raw');
+  });
+
+  it("the README's browser example runs", async () => {
+    const other = await page.context().newPage();
+    const errors: string[] = [];
+    other.on('pageerror', (error) => errors.push(error.message));
+    await other.goto(url.replace(/web\/$/, 'web/readme-example.html'));
+    await other.waitForFunction(() => (document.getElementById('out')?.textContent ?? '').includes('range'));
+    const text = (await other.textContent('#out')) ?? '';
+    expect(text).toContain('vmcoreinfo note at 0x90000 registered, control 0');
+    expect(text).toMatch(/kdump-flattened: \d+ bytes, 1 range\(s\)$/);
+    expect(errors).toEqual([]);
+    await other.close();
   });
 
   it('a firmware image of a bad size is one line of error; a good one is mapped', async () => {
