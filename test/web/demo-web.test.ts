@@ -139,7 +139,7 @@ describe.skipIf(skip !== undefined)(`web demo in Chromium${skip === undefined ? 
     const errors: string[] = [];
     other.on('pageerror', (error) => errors.push(error.message));
     await other.goto(url.replace(/web\/$/, 'web/readme-example.html'));
-    await other.waitForFunction(() => (document.getElementById('out')?.textContent ?? '').includes('range'));
+    await other.locator('#out', { hasText: 'range' }).waitFor();
     const text = (await other.textContent('#out')) ?? '';
     expect(text).toContain('vmcoreinfo note at 0x90000 registered, control 0');
     expect(text).toMatch(/kdump-flattened: \d+ bytes, 1 range\(s\)$/);
