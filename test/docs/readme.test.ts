@@ -2,10 +2,11 @@
  * Runs the README's examples (test/docs/examples.ts) as a reader would: the command-line ones with
  * bash, `slice86` on PATH being the CLI bundled from src; the Node ones bundled with 'slice86'
  * resolving to src/index.ts and 'slice86/node' to src/node/index.ts, and run with node. (The
- * browser example runs in Chromium in test/web/demo-web.test.ts.)
+ * browser example runs in Chromium in test/web/demo-web.test.ts.) And the contributors' page
+ * names only files that exist.
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
@@ -30,6 +31,15 @@ beforeAll(async () => {
 afterAll(() => {
   cli.remove();
   rmSync(work, { recursive: true, force: true });
+});
+
+describe('docs/how-it-is-built.md', () => {
+  it('names only paths that exist', () => {
+    const text = readFileSync(join(ROOT, 'docs/how-it-is-built.md'), 'utf8');
+    const paths = [...text.matchAll(/`((?:src|web|scripts|test|docs)\/[\w./-]*)`/g)].map((m) => m[1] ?? '');
+    expect(paths.length).toBeGreaterThan(30);
+    expect(paths.filter((p) => !existsSync(join(ROOT, p)))).toEqual([]);
+  });
 });
 
 describe('README examples', () => {
