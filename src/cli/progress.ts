@@ -36,7 +36,7 @@ export function createProgress(label: string, options: ProgressOptions): Progres
         if (Date.now() - startedAt < delayMs || total === 0) return;
         bar = new SingleBar({
           stream,
-          format: `${label} [{bar}] {percentage}% {done} of {size} {rate} ETA {eta}`,
+          format: `${label} [{bar}] {percentage}% {done} of {size} {rate} ETA {remaining}`,
           barsize: 24,
           hideCursor: true,
           clearOnComplete: true,
@@ -64,7 +64,7 @@ function payload(completed: number, total: number, startedAt: number): Record<st
     done: formatBytes(completed),
     size: formatBytes(total),
     rate: rate > 0 ? `${formatBytes(rate)}/s` : '-',
-    eta: eta === undefined ? '-' : eta >= 60 ? `${Math.floor(eta / 60)}m${String(eta % 60).padStart(2, '0')}s` : `${eta}s`,
+    remaining: eta === undefined ? '-' : eta >= 60 ? `${Math.floor(eta / 60)}m${String(eta % 60).padStart(2, '0')}s` : `${eta}s`,
   };
 }
 
