@@ -106,8 +106,10 @@ describe('slice86 demo', () => {
   });
 });
 
+/** Polls `condition` every 5 ms; gives up (the test then fails on the exit status) after 30 s. */
 async function until(condition: () => boolean): Promise<void> {
-  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 5));
+  const deadline = Date.now() + 30_000;
+  while (!condition() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
 }
 
 /** An ELF core of 48 MiB of noise: slow to compress, so a conversion is caught mid-write. */
