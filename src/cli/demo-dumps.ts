@@ -3,9 +3,12 @@
  * file written atomically by src/node's file sink and then read back with slice86's own reader
  * (src/dump/read), which checks the format and compression it declares, the guest memory ranges,
  * the VMCOREINFO text the guest registered, the CPU count, and every byte of guest memory against
- * the machine. A file that fails its check is reported, not hidden.
+ * the machine. Where file(1) is installed it checks the file too, independently of slice86: its
+ * magic database knows ELF cores and both kdump layouts. A file that fails a check is reported,
+ * not hidden.
  */
 
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import type { Machine } from '../machine.js';
 import { createDumpEngine, DUMP_FORMATS, type DumpFormat } from '../dump/engine.js';
@@ -86,9 +89,10 @@ export async function checkDemoDump(machine: Machine, file: string, format: Dump
     const problem = await compare(machine, dump, format, signal);
     const blocks = machine.memory.blocks();
     const ramBytes = blocks.reduce((sum, b) => sum + b.sizeBytes, 0);
-    return problem === undefined
-      ? { ok: true, checkedBy: `slice86 readDump: ${dump.format}${dump.kdump === undefined ? '' : ` ${dump.kdump.compression}`}, ${dump.ranges.length} range${dump.ranges.length === 1 ? "" : "s"}, ${ramBytes / 2 ** 20} MiB equal, VMCOREINFO, ${dump.cpus.length} CPU${dump.cpus.length === 1 ? '' : 's'}` }
-      : { ok: false, checkedBy: `slice86 readDump: MISMATCH ${problem}` };
+    if (problem !== undefined) return { ok: false, checkedBy: `slice86 readDump: MISMATCH ${problem}` };
+    const ours = `slice86 readDump: ${dump.format}${dump.kdump === undefined ? '' : ` ${dump.kdump.compression}`}, ${dump.ranges.length} range${dump.ranges.length === 1 ? '' : 's'}, ${ramBytes / 2 ** 20} MiB equal, VMCOREINFO, ${dump.cpus.length} CPU${dump.cpus.length === 1 ? '' : 's'}`;
+    const magic = fileMagic(file, format);
+    return { ok: magic?.ok ?? true, checkedBy: magic === undefined ? ours : `${ours}; file(1): ${magic.text}` };
   } catch (error) {
     if (signal?.aborted === true) throw error;
     return { ok: false, checkedBy: `slice86 readDump: ${error instanceof Error ? error.message : String(error)}` };
@@ -126,4 +130,19 @@ async function compare(machine: Machine, dump: DumpFile, format: DumpFormat, sig
     }
   }
   return undefined;
+}
+
+const FILE_MAGIC: Readonly<Record<'elf' | 'flattened' | 'raw', RegExp>> = {
+  elf: /^ELF (32|64)-bit LSB core file/,
+  flattened: /^Flattened kdump compressed dump/,
+  raw: /^Kdump compressed dump/,
+};
+
+/** What file(1) calls the dump, and whether that is what was written; undefined without file(1). */
+function fileMagic(file: string, format: DumpFormat): { ok: boolean; text: string } | undefined {
+  const result = spawnSync('file', ['-b', file], { encoding: 'utf8' });
+  if (result.error !== undefined || result.status !== 0) return undefined;
+  const text = result.stdout.trim().split(',')[0] ?? '';
+  const kind = format === 'elf' ? 'elf' : format.startsWith('kdump-raw-') ? 'raw' : 'flattened';
+  return FILE_MAGIC[kind].test(text) ? { ok: true, text } : { ok: false, text: `MISMATCH ${text}` };
 }

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createZstdCodec, DUMP_FORMATS, DumpEngine, dumpSourceFromBytes, inputFromBytes, MemorySink, powerOnSnapshot, readDump } from '../../src/index.js';
+import { missingTool } from '../support/tools.js';
 import { bundleCli, type CliBundle } from './bundle.js';
 
 let cli: CliBundle;
@@ -63,7 +64,13 @@ describe('slice86 demo', () => {
     expect(stdout).toContain('etc/smi/features-ok');
     expect(stdout).toContain('  | vmcoreinfo note at 0x90000 registered, control 0');
     expect(stdout).toMatch(/ {2}format +file +size +time +checked by\n/);
-    expect(stdout).toMatch(/ {2}kdump-raw-zstd +vmcore-zstd\.kdump +[\d.]+ KiB +[\d.]+ s +slice86 readDump: kdump-raw zstd, 1 range, 64 MiB equal, VMCOREINFO, 1 CPU\n/);
+    expect(stdout).toMatch(/ {2}kdump-raw-zstd +vmcore-zstd\.kdump +[\d.]+ KiB +[\d.]+ s +slice86 readDump: kdump-raw zstd, 1 range, 64 MiB equal, VMCOREINFO, 1 CPU(; file\(1\): Kdump compressed dump v6)?\n/);
+    // file(1), where installed, is a second opinion on every file.
+    if (missingTool('file') === undefined) {
+      expect(stdout).toContain('vmcore.elf           64.0 MiB');
+      expect(stdout).toMatch(/slice86 readDump: elf, 1 range, 64 MiB equal, VMCOREINFO, 1 CPU; file\(1\): ELF 32-bit LSB core file\n/);
+      expect(stdout).toMatch(/1 CPU; file\(1\): Flattened kdump compressed dump v6\n/);
+    }
     expect(stdout.trimEnd().split('\n').at(-1)).toBe('9 dumps written and checked');
   });
 
