@@ -38,7 +38,8 @@ describe('docs/how-it-is-built.md', () => {
     const text = readFileSync(join(ROOT, 'docs/how-it-is-built.md'), 'utf8');
     const paths = [...text.matchAll(/`((?:src|web|scripts|test|docs)\/[\w./-]*)`/g)].map((m) => m[1] ?? '');
     expect(paths.length).toBeGreaterThan(30);
-    expect(paths.filter((p) => !existsSync(join(ROOT, p)))).toEqual([]);
+    // docs/api/ is generated (npm run docs), so a fresh clone does not have it.
+    expect(paths.filter((p) => !p.startsWith('docs/api') && !existsSync(join(ROOT, p)))).toEqual([]);
   });
 });
 
