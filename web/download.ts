@@ -27,13 +27,16 @@ export function downloadWorker(): Promise<ServiceWorker | undefined> {
   worker ??= (async () => {
     if (!('serviceWorker' in navigator) || !window.isSecureContext) return undefined;
     await navigator.serviceWorker.register('./sw.js');
-    await navigator.serviceWorker.ready;
+    const registration = await navigator.serviceWorker.ready;
     if (navigator.serviceWorker.controller === null) {
-      await new Promise<void>((resolve) => {
+      // First visit, or a hard reload (which bypasses the worker): ask it to take this page.
+      const claimed = new Promise<void>((resolve) => {
         navigator.serviceWorker.addEventListener('controllerchange', () => {
           resolve();
         }, { once: true });
       });
+      registration.active?.postMessage({ type: 'claim' });
+      await Promise.race([claimed, new Promise((resolve) => setTimeout(resolve, 5000))]);
     }
     return navigator.serviceWorker.controller ?? undefined;
   })().catch(() => undefined);

@@ -134,6 +134,15 @@ describe.skipIf(skip !== undefined)(`web demo in Chromium${skip === undefined ? 
     await expectSameMemory(raw.bytes, 'kdump-raw');
   });
 
+  it('after a hard reload (which bypasses the worker) the page has it take over again', async () => {
+    const cdp = await page.context().newCDPSession(page);
+    await cdp.send('Page.reload', { ignoreCache: true });
+    await page.waitForSelector('body[data-state="booted"][data-downloads="ready"]');
+    const lzo = await download('kdump-lzo');
+    expect(lzo.via).toContain('via service-worker stream');
+    await expectSameMemory(lzo.bytes, 'kdump-flattened');
+  });
+
   it("the README's browser example runs", async () => {
     const other = await page.context().newPage();
     const errors: string[] = [];

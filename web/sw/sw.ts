@@ -29,7 +29,11 @@ self.addEventListener('activate', (event) => {
 });
 
 self.addEventListener('message', (event) => {
-  const data = event.data as Partial<DownloadMessage> | null;
+  const data = event.data as Partial<DownloadMessage> | { type: 'claim' } | null;
+  if (data?.type === 'claim') {
+    event.waitUntil(self.clients.claim());
+    return;
+  }
   if (data?.type !== 'download' || data.id === undefined || data.name === undefined || data.stream === undefined) return;
   pending.set(data.id, { name: data.name, stream: data.stream });
   event.ports[0]?.postMessage({ type: 'ready', id: data.id });
