@@ -5,12 +5,14 @@
  *  1. fw_cfg DMA READ of a 64 MiB file into guest RAM, against a plain Uint8Array.set of the same
  *     bytes into the same RAM (target: DMA at least 0.8 of set's speed).
  *  2. Data-port reads (IN 0x511, 1 byte) through the port bus (target: at least 50 million/s).
- *  3. Guest-memory dumps to files, against QEMU 7.2 when it is installed (bench/dump.bench.ts).
+ *  3. The x86 interpreter: instructions per second (bench/cpu.bench.ts).
+ *  4. Guest-memory dumps to files, against QEMU 7.2 when it is installed (bench/dump.bench.ts).
  */
 
 import { createMachine } from '../src/index.js';
 import { bswap32, writeU32be } from '../src/core/bytes.js';
 import { FW_CFG_DMA_CTL_READ, FW_CFG_DMA_CTL_SELECT } from '../src/fwcfg/abi.js';
+import { benchCpu, benchFirmwareToDump } from './cpu.bench.js';
 import { benchDump } from './dump.bench.js';
 
 const MiB = 2 ** 20;
@@ -78,6 +80,13 @@ function benchDataPort(): void {
   console.log('  %s million reads/s  (target >= 50)%s', (median(rates) / 1e6).toFixed(1), sink === -1 ? ' ' : '');
 }
 
-benchDma();
-benchDataPort();
-await benchDump();
+const only = process.env['SLICE86_BENCH_ONLY'];
+if (only === undefined || only === 'fwcfg') {
+  benchDma();
+  benchDataPort();
+}
+if (only === undefined || only === 'cpu') {
+  await benchCpu();
+  await benchFirmwareToDump();
+}
+if (only === undefined || only === 'dump') await benchDump();

@@ -5,8 +5,12 @@
  *
  * fw_cfg is populated as QEMU's machine init populates it (common realize, then the x86 items);
  * ACPI and SMBIOS tables are not generated here (an embedder can add them as files). Creating a
- * machine performs the first system reset, as QEMU does before the guest runs. No CPU yet: the
- * guest is whoever drives `ports` and `memory`.
+ * machine performs the first system reset, as QEMU does before the guest runs.
+ *
+ * CPUs: `processors[0]` is the bootstrap processor that `run()` executes from the reset vector;
+ * the others wait for a SIPI in their INIT state (no APIC is modelled, so they stay there) and
+ * appear in dumps as QEMU shows them. A test harness can also leave the CPU idle and drive
+ * `ports` and `memory` itself.
  */
 
 import { Diagnostics } from './core/diagnostics.js';
@@ -37,6 +41,10 @@ import { FwCfgDmaPorts } from './fwcfg/dma-ports.js';
 import { FwCfgIoPorts } from './fwcfg/io-ports.js';
 import { buildE820, buildHpet, buildNuma, type E820Entry } from './fwcfg/items/x86.js';
 import { Debugcon, type DebugconState } from './devices/debugcon.js';
+import { Cpu } from './cpu/cpu.js';
+import { loadCpuState, saveCpuState, type CpuState } from './cpu/cpu-state.js';
+import { runCpu } from './cpu/run.js';
+import { powerOnSnapshot, type CpuSnapshot } from './cpu/state.js';
 import { DEBUG_EXIT_IOBASE, DEBUG_EXIT_IOSIZE, DebugExit, type DebugExitState } from './devices/debug-exit.js';
 import { Ich9SmiFeatures, type SmiFeaturesState } from './devices/ich9-smi-features.js';
 import { Vmcoreinfo, type VmcoreinfoState } from './devices/vmcoreinfo.js';
@@ -86,6 +94,30 @@ export interface MachineState extends VersionedState {
   readonly debugExit: DebugExitState | null;
   readonly debugcon: Readonly<Record<string, DebugconState>>;
   readonly smiFeatures: SmiFeaturesState | null;
+  readonly processors: readonly CpuState[];
+}
+
+/** Why `run` returned. */
+export type RunStopReason = 'halted' | 'debug-exit' | 'triple-fault' | 'instruction-limit' | 'stopped';
+
+export interface RunOptions {
+  /** Stop after this many instructions (a REP string instruction counts once per slice of iterations). */
+  readonly maxInstructions?: number;
+  /** Checked every `checkEvery` instructions; true stops the run. */
+  readonly until?: (machine: Machine) => boolean;
+  readonly checkEvery?: number;
+  /** Aborting stops the run at the next check. */
+  readonly signal?: AbortSignal;
+  /** A triple fault resets the machine and goes on ('reset', QEMU's default) or ends the run ('stop', the default here). */
+  readonly onTripleFault?: 'reset' | 'stop';
+}
+
+export interface RunResult {
+  readonly reason: RunStopReason;
+  /** Instructions executed by this call. */
+  readonly instructions: number;
+  /** isa-debug-exit status ((value << 1) | 1, as QEMU exits with) when reason is 'debug-exit'. */
+  readonly exitCode?: number;
 }
 
 /**
@@ -111,7 +143,12 @@ export class Machine implements Snapshottable<MachineState> {
   readonly debugExit: DebugExit | undefined;
   /** q35 only: the ICH9 SMI feature negotiation files. */
   readonly smiFeatures: Ich9SmiFeatures | undefined;
+  /** The CPUs; index 0 is the bootstrap processor. */
+  readonly processors: readonly Cpu[];
   readonly #bootOrder: Uint8Array;
+  #running = false;
+  #holds = 0;
+  #released: (() => void) | undefined;
 
   /** @throws ConfigError for options QEMU would refuse; FwCfgError, VmcoreinfoError as QEMU's realize. */
   constructor(options: MachineOptions = {}) {
@@ -151,6 +188,8 @@ export class Machine implements Snapshottable<MachineState> {
       this.debugExit = new DebugExit();
       this.ports.map(DEBUG_EXIT_IOBASE, DEBUG_EXIT_IOSIZE, this.debugExit, DebugExit.MAPPING);
     }
+    const bus = { memory: this.memory, ports: this.ports, diagnostics: this.diagnostics };
+    this.processors = Array.from({ length: this.cpus }, (_, i) => new Cpu(bus, i));
     this.reset();
   }
 
@@ -170,6 +209,92 @@ export class Machine implements Snapshottable<MachineState> {
     this.smiFeatures?.reset();
     this.debugExit?.reset();
     for (const d of this.debugcons) d.reset();
+    this.processors.forEach((cpu, i) => {
+      cpu.load(powerOnSnapshot(i));
+    });
+  }
+
+  /** Every CPU's state, as dumps and embedders consume it. */
+  cpuSnapshots(): CpuSnapshot[] {
+    return this.processors.map((cpu) => cpu.snapshot());
+  }
+
+  /**
+   * Runs the bootstrap CPU until it halts, the guest writes isa-debug-exit, a triple fault (see
+   * `onTripleFault`), the instruction budget, `until`, the signal or `stop()`. Guest code never
+   * throws here; a run while another run is active throws ConfigError 'busy'. While a dump holds
+   * the machine, the run waits for it to finish (as QEMU stops the VM for a dump).
+   */
+  async run(options: RunOptions = {}): Promise<RunResult> {
+    if (this.#running) throw new ConfigError('busy', 'the machine is already running');
+    const max = options.maxInstructions ?? Number.MAX_SAFE_INTEGER;
+    if (!Number.isSafeInteger(max) || max < 0) throw new ConfigError('invalid-option', `maxInstructions ${String(max)} is not a non-negative integer`);
+    const checkEvery = options.checkEvery ?? (options.until === undefined ? 4_000_000 : 10_000);
+    const cpu = this.processors[0]!;
+    const exitWrites = (): number => this.debugExit?.writes ?? 0;
+    let writesAtStart = exitWrites();
+    const stopRequested = (): boolean => exitWrites() !== writesAtStart;
+    this.#running = true;
+    cpu.stopFlag = false;
+    let total = 0;
+    let lastYield = Date.now();
+    try {
+      for (;;) {
+        while (this.#holds > 0) await new Promise<void>((resolve) => (this.#released = resolve));
+        if (options.signal?.aborted === true) return { reason: 'stopped', instructions: total };
+        const budget = Math.min(checkEvery, max - total);
+        if (budget <= 0) return { reason: 'instruction-limit', instructions: total };
+        const r = runCpu(cpu, budget, stopRequested);
+        total += r.executed;
+        switch (r.stop) {
+          case 'halted':
+            return { reason: 'halted', instructions: total };
+          case 'triple-fault':
+            if (options.onTripleFault !== 'reset') return { reason: 'triple-fault', instructions: total };
+            this.reset();
+            writesAtStart = exitWrites();
+            break;
+          case 'stopped':
+            if (exitWrites() !== writesAtStart) {
+              const exitCode = this.debugExit?.exitCode;
+              return exitCode === undefined ? { reason: 'debug-exit', instructions: total } : { reason: 'debug-exit', instructions: total, exitCode };
+            }
+            return { reason: 'stopped', instructions: total };
+          default:
+            break;
+        }
+        if (options.until?.(this) === true) return { reason: 'stopped', instructions: total };
+        // Let timers, I/O and abort handlers run during long runs.
+        if (Date.now() - lastYield > 50) {
+          await new Promise((resolve) => setTimeout(resolve, 0));
+          lastYield = Date.now();
+        }
+      }
+    } finally {
+      this.#running = false;
+    }
+  }
+
+  /** Asks a running `run()` to return ('stopped') after the current instruction. */
+  stop(): void {
+    const cpu = this.processors[0];
+    if (cpu !== undefined) cpu.stopFlag = true;
+  }
+
+  /** Keeps guest code from running until the returned release is called (dumps use it). */
+  hold(): () => void {
+    this.#holds++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.#holds--;
+      if (this.#holds === 0) {
+        const wake = this.#released;
+        this.#released = undefined;
+        wake?.();
+      }
+    };
   }
 
   saveState(): MachineState {
@@ -183,6 +308,7 @@ export class Machine implements Snapshottable<MachineState> {
       debugExit: this.debugExit?.saveState() ?? null,
       debugcon: Object.fromEntries(this.debugcons.map((d) => [d.port.toString(16), d.saveState()])),
       smiFeatures: this.smiFeatures?.saveState() ?? null,
+      processors: this.processors.map((cpu) => saveCpuState(cpu)),
     };
   }
 
@@ -216,6 +342,12 @@ export class Machine implements Snapshottable<MachineState> {
     if (state.vmcoreinfo !== null) this.vmcoreinfo?.loadState(state.vmcoreinfo);
     if (state.debugExit !== null) this.debugExit?.loadState(state.debugExit);
     if (state.smiFeatures !== null) this.smiFeatures?.loadState(state.smiFeatures);
+    if (!Array.isArray(state.processors) || state.processors.length !== this.processors.length) {
+      throw new StateError('bad-state', 'machine state has a different number of CPUs');
+    }
+    this.processors.forEach((cpu, i) => {
+      loadCpuState(cpu, state.processors[i]!);
+    });
     for (const d of this.debugcons) {
       const saved = state.debugcon[d.port.toString(16)];
       if (saved === undefined) throw new StateError('bad-state', `machine state has no debug console at 0x${d.port.toString(16)}`);

@@ -15,6 +15,7 @@ import { toJson } from './format.js';
 import { runInspect } from './inspect.js';
 import { EXIT_INTERRUPTED, Interrupted, interruptible } from './interrupt.js';
 import { progressEnabled } from './progress.js';
+import { runFirmware } from './run.js';
 
 const EXIT_USAGE = 2;
 const EXIT_FAILURE = 1;
@@ -45,7 +46,8 @@ export function buildProgram(out: (line: string) => void): Command {
 Examples:
   slice86 demo                                   boot the built-in firmware, dump it in every format into ./slice86-demo
   slice86 inspect vmcore.elf --json              what a dump holds, as JSON
-  slice86 convert vmcore.elf vmcore.flat --format kdump-zlib`);
+  slice86 convert vmcore.elf vmcore.flat --format kdump-zlib
+  slice86 run firmware.bin --debugcon - --dump vmcore.elf --format elf`);
   program
     .command('demo')
     .description('boot the built-in firmware, show the fw_cfg directory, vmcoreinfo and the debug console, then write a dump in every format and check each one')
@@ -83,14 +85,39 @@ Examples:
       );
       out(options.json ? toJson(report) : convertLine(report));
     });
+  program
+    .command('run')
+    .description("boot a firmware image as QEMU's -bios on the machine's CPU; exit status follows isa-debug-exit")
+    .argument('<firmware>', 'firmware image (a multiple of 64 KiB, as QEMU requires; mapped below 4 GiB, reset vector at its last 16 bytes)')
+    .addOption(new Option('--machine <type>', 'machine type').choices(['pc', 'q35']).default('pc'))
+    .option('--memory <size>', 'guest RAM, e.g. 512M or 4G', size, 128 * 2 ** 20)
+    .option('--cpus <n>', 'number of CPUs (the others wait for SIPI, as QEMU shows them)', positiveInteger, 1)
+    .option('--debugcon <file>', "write the debug console (port 0xe9) to FILE, or '-' for standard output")
+    .option('--max-instructions <n>', 'stop after N instructions (exit status 124)', positiveInteger)
+    .option('--dump <file>', 'dump the machine to FILE when it stops')
+    .addOption(new Option('--format <format>', 'dump format').choices(DUMP_FORMATS))
+    .option('--paging', 'dump with paging (virtual addresses, as QMP paging=true)', false)
+    .option('--begin <address>', 'dump only from this guest-physical address', integerArgument)
+    .option('--length <bytes>', 'dump only this many bytes', integerArgument)
+    .addOption(new Option('--compat <flavour>', "write QEMU's exact bytes, quirks included").choices(['qemu-7.2']))
+    .option('--json', 'machine-readable output', false)
+    .action(async (firmware: string, options: Parameters<typeof runFirmware>[1]) => {
+      process.exitCode = await runFirmware(firmware, options, out);
+    });
   return program;
+}
+
+function integerArgument(text: string): number {
+  const value = Number(text);
+  if (!Number.isSafeInteger(value) || value < 0) throw new InvalidArgumentError(`"${text}" is not a non-negative integer`);
+  return value;
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
   const program = buildProgram((line) => process.stdout.write(`${line}\n`));
   try {
     await program.parseAsync(argv, { from: 'user' });
-    return 0;
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (error) {
     if (error instanceof CommanderError) {
       // Commander has already printed its message (or the help text, which exits 0).

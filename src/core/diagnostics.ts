@@ -21,6 +21,9 @@ export const GUEST_ANOMALIES = [
   'memory-unmapped-write',
   'memory-rom-write',
   'debugcon-overflow',
+  'cpu-undefined-opcode',
+  'cpu-unknown-msr',
+  'cpu-triple-fault',
 ] as const;
 
 export type GuestAnomaly = (typeof GUEST_ANOMALIES)[number];

@@ -20,7 +20,8 @@ export class Slice86Error<Code extends string = string> extends Error {
 export type ConfigErrorCode =
   | 'invalid-option'
   | 'firmware-size'
-  | 'memory-size';
+  | 'memory-size'
+  | 'busy';
 
 /** A machine or device option that cannot be honoured. */
 export class ConfigError extends Slice86Error<ConfigErrorCode> {}

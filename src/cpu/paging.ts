@@ -14,7 +14,7 @@
  *   NX without EFER.NXE, PS in PML4E/PML5E, the low bits of large-page frames, PSE-36 bits beyond
  *   MAXPHYADDR and bit 21 in 32-bit 4 MiB PDEs, bits 52-63 of legacy PAE PDPTEs and 52-62 of
  *   PAE PDEs/PTEs), R/W with CR0.WP, U/S and NX (EFER.NXE); the accessed bit is set in each
- *   non-leaf entry as it is used (after its own Present and reserved checks, so a fault deeper
+ *   non-leaf entry as it is used (legacy PAE PDPTEs included, as QEMU 7.2 does) (after its own Present and reserved checks, so a fault deeper
  *   down leaves it set), A and, on writes, D in the leaf only when the access is allowed. The final address is masked with A20. Error codes
  *   carry P, W/R, U/S, RSVD and I/D (I/D for fetches when EFER.NXE and CR4.PAE). A non-canonical
  *   long-mode address gives #GP(0) (the caller turns it into #SS for stack references).
@@ -329,12 +329,15 @@ function walk(mem: PageTableMemory, ctl: PagingControl, hi: number, lo: number, 
     tLo = (cr3Lo & 0xfffff000) >>> 0;
     level = la57 ? 5 : 4;
   } else {
-    // Legacy PAE: the PDPTE has no R/W, U/S or A; bits 52-63 and MAXPHYADDR..51 are reserved.
+    // Legacy PAE: the PDPTE has no R/W or U/S; bits 52-63 and MAXPHYADDR..51 are reserved.
+    // Hardware loads PDPTEs at CR3 time and never sets their A bit; QEMU 7.2's TCG walks them
+    // like other levels and sets it, and guest RAM follows QEMU here.
     const at = cr3Hi * TWO32 + ((((cr3Lo & ~0x1f) | ((lo >>> 27) & 0x18)) & a20) >>> 0);
     const eLo = mem.readU32(at);
     if ((eLo & PTE_P) === 0) return pageFault(baseError, hi, lo);
     const eHi = mem.readU32(at + 4);
     if ((eHi & (rsvdHi | 0xfff00000)) !== 0) return pageFault(baseError | PF_RSVD | PF_PRESENT, hi, lo);
+    if ((eLo & PTE_A) === 0) mem.writeU32?.(at, (eLo | PTE_A) >>> 0);
     // PAE paging (unlike 4-level) reserves bits 52-62 of PDEs and PTEs too.
     rsvdHi = (rsvdHi | 0x7ff00000) >>> 0;
     tHi = eHi & 0xfffff;

@@ -20,6 +20,7 @@ export class DebugExit implements PortDevice, Snapshottable<DebugExitState> {
   static readonly MAPPING: PortMappingOptions = { name: 'isa-debug-exit' };
 
   #exitCode: number | undefined;
+  #writes = 0;
   #listener: ((exitCode: number) => void) | undefined;
 
   ioRead(_offset: number, _size: IoSize): number {
@@ -31,12 +32,18 @@ export class DebugExit implements PortDevice, Snapshottable<DebugExitState> {
     // here and callers that need a process status take `& 0xff`.
     const code = value * 2 + 1;
     this.#exitCode = code;
+    this.#writes++;
     this.#listener?.(code);
   }
 
   /** The status the guest asked for, or undefined if it has not written the port since reset. */
   get exitCode(): number | undefined {
     return this.#exitCode;
+  }
+
+  /** Writes since the machine was created: a cheap "did the guest ask to exit since ..." check. */
+  get writes(): number {
+    return this.#writes;
   }
 
   onExit(listener: ((exitCode: number) => void) | undefined): void {

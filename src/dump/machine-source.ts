@@ -1,11 +1,11 @@
 /**
  * A DumpSource over a slice86 machine: its guest-physical blocks as QEMU lists them (views into
  * guest RAM and ROM, no copies), its CPUs' snapshots, and its vmcoreinfo registration.
- * Until the machine has a CPU, its CPUs are reported in QEMU's power-on state.
+ * While the dump reads, the machine holds: a run waits, as QEMU stops the VM for a dump.
  */
 
 import type { Machine } from '../machine.js';
-import { powerOnSnapshot, type CpuSnapshot } from '../cpu/state.js';
+import type { CpuSnapshot } from '../cpu/state.js';
 import { readFromBlocks, type DumpBlock, type DumpSource } from './source.js';
 
 export function dumpSourceFromMachine(machine: Machine, cpus?: readonly CpuSnapshot[]): DumpSource {
@@ -19,8 +19,9 @@ export function dumpSourceFromMachine(machine: Machine, cpus?: readonly CpuSnaps
   const record = machine.vmcoreinfo?.record;
   return {
     blocks,
-    cpus: cpus ?? Array.from({ length: machine.cpus }, (_, i) => powerOnSnapshot(i)),
+    cpus: cpus ?? machine.cpuSnapshots(),
     guestNote: record === undefined ? undefined : { kind: 'vmcoreinfo', record },
     readPhysical: (gpa, dst) => readFromBlocks(blocks, gpa, dst),
+    hold: () => machine.hold(),
   };
 }
