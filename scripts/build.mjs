@@ -16,6 +16,9 @@ await Promise.all([
   // "slice86/node", and its compression worker beside it: the pool finds the worker through
   // new URL('./compress-worker.js', import.meta.url).
   build({ ...common, platform: 'node', entryPoints: ['src/node/index.ts'], outfile: 'dist/node/node.js', packages: 'external' }),
+  // "slice86/v86": browser-safe, for Node and browsers alike; it takes the embedder's V86 instance
+  // and bundles neither v86 nor anything of Node.
+  build({ ...common, platform: 'browser', entryPoints: ['src/adapters/v86.ts'], outfile: 'dist/v86/v86.js', packages: 'external' }),
   build({ ...common, platform: 'node', entryPoints: ['src/node/compress-worker.ts'], outfile: 'dist/node/compress-worker.js', packages: 'external' }),
   build({
     ...common,

@@ -229,7 +229,7 @@ export class Machine implements Snapshottable<MachineState> {
     if (this.#running) throw new ConfigError('busy', 'the machine is already running');
     const max = options.maxInstructions ?? Number.MAX_SAFE_INTEGER;
     if (!Number.isSafeInteger(max) || max < 0) throw new ConfigError('invalid-option', `maxInstructions ${String(max)} is not a non-negative integer`);
-    const checkEvery = options.checkEvery ?? (options.until === undefined ? 4_000_000 : 10_000);
+    const checkEvery = options.checkEvery ?? (options.until === undefined ? 200_000 : 10_000);
     const cpu = this.processors[0]!;
     const exitWrites = (): number => this.debugExit?.writes ?? 0;
     let writesAtStart = exitWrites();

@@ -65,7 +65,17 @@ export interface GuestPhysBlock {
   readonly regions: readonly MemoryRegion[];
 }
 
-export class GuestMemory {
+/**
+ * What a DMA-capable device needs of guest memory: QEMU's address_space_rw rules (see the DMA
+ * methods of GuestMemory). An embedder's own RAM (the v86 adapter's) implements it too.
+ */
+export interface DmaMemory {
+  dmaRead(gpa: number, dst: Uint8Array): boolean;
+  dmaWrite(gpa: number, src: Uint8Array): boolean;
+  dmaFill(gpa: number, length: number, value: number): boolean;
+}
+
+export class GuestMemory implements DmaMemory {
   readonly regions: readonly MemoryRegion[];
   readonly #diagnostics: Diagnostics;
 

@@ -7,7 +7,7 @@
  * A little-endian CPU writes the big-endian halves byte-swapped, so each value is swapped back.
  */
 
-import type { GuestMemory } from '../core/guest-memory.js';
+import type { DmaMemory } from '../core/guest-memory.js';
 import type { IoSize, PortDevice, PortMappingOptions } from '../core/port-bus.js';
 import { bswap32 } from '../core/bytes.js';
 import { FW_CFG_DMA_SIGNATURE_BYTES, FW_CFG_DMA_SIZE } from './abi.js';
@@ -22,9 +22,9 @@ export class FwCfgDmaPorts implements PortDevice {
   };
 
   readonly #core: FwCfgCore;
-  readonly #memory: GuestMemory;
+  readonly #memory: DmaMemory;
 
-  constructor(core: FwCfgCore, memory: GuestMemory) {
+  constructor(core: FwCfgCore, memory: DmaMemory) {
     this.#core = core;
     this.#memory = memory;
   }
@@ -51,7 +51,7 @@ export function writeDmaHigh(core: FwCfgCore, high: number): void {
 }
 
 /** The low half is ORed in and triggers; the latched address is 0 afterwards, whatever happened. */
-export function writeDmaLow(core: FwCfgCore, memory: GuestMemory, low: number): void {
+export function writeDmaLow(core: FwCfgCore, memory: DmaMemory, low: number): void {
   const gpa = core.dmaAddressHigh * 2 ** 32 + ((core.dmaAddressLow | low) >>> 0);
   core.dmaAddressHigh = 0;
   core.dmaAddressLow = 0;

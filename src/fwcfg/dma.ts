@@ -7,7 +7,7 @@
  * written back. Everything finishes inside the guest's OUT.
  */
 
-import type { GuestMemory } from '../core/guest-memory.js';
+import type { DmaMemory } from '../core/guest-memory.js';
 import { readU32be, writeU32be } from '../core/bytes.js';
 import {
   FW_CFG_DMA_ACCESS_SIZE,
@@ -25,7 +25,7 @@ const OP_WRITE = 2;
 const OP_SKIP = 3;
 
 /** Runs the transfer whose descriptor is at guest-physical `descriptorGpa` (may be any u64 value). */
-export function runDmaTransfer(core: FwCfgCore, memory: GuestMemory, descriptorGpa: number): void {
+export function runDmaTransfer(core: FwCfgCore, memory: DmaMemory, descriptorGpa: number): void {
   const descriptor = new Uint8Array(FW_CFG_DMA_ACCESS_SIZE);
   if (!memory.dmaRead(descriptorGpa, descriptor)) {
     core.diagnostics.report('fwcfg-dma-descriptor-unreadable', () => `descriptor at 0x${descriptorGpa.toString(16)}`);

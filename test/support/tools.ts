@@ -29,3 +29,10 @@ export function missingTool(command: string): string | undefined {
   if (process.env['SLICE86_REQUIRE_TOOLS'] === '1') throw new Error(`${command} is required (SLICE86_REQUIRE_TOOLS=1) but not installed`);
   return `${command} is not installed`;
 }
+
+/** Skip reason for a file a Debian package installs (e.g. SeaBIOS's bios.bin), or undefined. */
+export function missingDebianFile(path: string, debianPackage: string): string | undefined {
+  if (existsSync(path)) return undefined;
+  if (process.env['SLICE86_REQUIRE_TOOLS'] === '1') throw new Error(`${path} (Debian package ${debianPackage}) is required (SLICE86_REQUIRE_TOOLS=1) but missing`);
+  return `${path} is missing (Debian package ${debianPackage})`;
+}
