@@ -46,7 +46,7 @@ function median(values: number[]): number {
 
 async function rate(machine: Machine, code: number[]): Promise<number> {
   machine.memory.write(CODE, new Uint8Array(code));
-  machine.processors[0]!.load(flat32(CODE));
+  machine.bsp.load(flat32(CODE));
   const start = process.hrtime.bigint();
   const result = await machine.run({ maxInstructions: 1e9 });
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;

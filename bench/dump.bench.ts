@@ -9,18 +9,22 @@
  *  2. Side by side, when qemu-system-x86_64 is installed: QEMU with a guest of the same size whose
  *     RAM is a memory-backend-file holding the same bytes, paused (-S), timing QMP
  *     dump-guest-memory for elf and kdump-zlib (Debian's 7.2 has neither lzo nor snappy), rounds
- *     interleaved with ours so machine noise hits both.
+ *     interleaved with ours so machine noise hits both. win-dmp needs a Windows-like guest: ours
+ *     gets test/support/windows-guest.ts's structures with runs over all RAM, QEMU runs
+ *     firmware/golden/win-dmp-guest-x64.bin (fault "W": the same runs) over the same RAM image
+ *     until it is ready, then stops it.
  *  3. The measurements behind the Node defaults, on a 256 MiB guest of the same mix: kdump-zlib
  *     in the calling thread against worker pools, and node:zlib against pako (qemu-7.2 flavour).
  * Knobs: SLICE86_BENCH_DUMP_SIZES=1G,4G, SLICE86_BENCH_DUMP_FORMATS=elf,kdump-zlib,
  * SLICE86_BENCH_QEMU=0 (ours only), SLICE86_BENCH_DUMP_DEFAULTS=0 (skip 3).
- * Targets (the issue): ELF >= 2x QEMU, kdump-zlib >= 2x QEMU, kdump-lzo/snappy >= QEMU, peak
- * memory beyond guest RAM < 64 MiB.
+ * Targets (the issue): ELF >= 2x QEMU, kdump-zlib >= 2x QEMU, kdump-lzo/snappy >= QEMU, win-dmp
+ * >= QEMU, peak memory beyond guest RAM < 64 MiB.
  */
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { mkdtemp, open, rm, stat } from 'node:fs/promises';
 import { createConnection, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -28,6 +32,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createMachine, dumpSourceFromMachine, parseSize, type DumpFormat, type DumpSource, type Machine } from '../src/index.js';
 import { createNodeDumpEngine, dumpToFile, type NodeDumpEngine } from '../src/node/index.js';
+import { windowsGuestImage } from '../test/support/windows-guest.js';
 
 const GiB = 2 ** 30;
 const MiB = 2 ** 20;
@@ -35,8 +40,9 @@ const PAGE = 4096;
 const ROUNDS = 3;
 const QEMU = 'qemu-system-x86_64';
 /** Dump formats QEMU 7.2 (Debian) can write; ours are compared with these. */
-const QEMU_FORMATS: readonly DumpFormat[] = ['elf', 'kdump-zlib'];
-const TARGETS: Partial<Record<DumpFormat, number>> = { elf: 2, 'kdump-zlib': 2, 'kdump-lzo': 1, 'kdump-snappy': 1 };
+const QEMU_FORMATS: readonly DumpFormat[] = ['elf', 'kdump-zlib', 'win-dmp'];
+const TARGETS: Partial<Record<DumpFormat, number>> = { elf: 2, 'kdump-zlib': 2, 'kdump-lzo': 1, 'kdump-snappy': 1, 'win-dmp': 1 };
+const WIN_FIRMWARE = new URL('../../firmware/golden/win-dmp-guest-x64.bin', import.meta.url);
 
 function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -109,6 +115,21 @@ function fillGuest(machine: Machine, seed: number): { random: number; text: numb
     }
   }
   return counts;
+}
+
+/**
+ * The guest with a Windows-like kernel's structures (a few pages of the guest's own RAM) whose
+ * header's runs cover all RAM as pc lays it out (below 3 GiB, the rest from 4 GiB), like the
+ * firmware's fault "W".
+ */
+function windowsSource(machine: Machine, sizeBytes: number): DumpSource {
+  const pages = BigInt(sizeBytes / PAGE);
+  const runs: (readonly [bigint, bigint])[] = pages < 0xe0000n
+    ? [[0n, 0xa0n], [0x100n, pages - 0x100n]]
+    : [[0n, 0xa0n], [0x100n, 0xc0000n - 0x100n], [0x100000n, pages - 0xc0000n]];
+  const image = windowsGuestImage({ mode: 'x64', cpus: 1, runs });
+  for (const w of image.writes) machine.memory.write(w.gpa, w.bytes);
+  return { ...dumpSourceFromMachine(machine, image.cpus), guestNote: { kind: 'note', bytes: image.note } };
 }
 
 /** The guest's RAM as one file, for QEMU's memory-backend-file. */
@@ -229,16 +250,29 @@ class QemuGuest {
     this.#qmp = qmp;
   }
 
-  static async start(sizeBytes: number, ramImage: string, dir: string): Promise<QemuGuest> {
+  /** Paused at reset; with `windowsFirmware`, run until that guest is ready, then stopped. */
+  static async start(sizeBytes: number, ramImage: string, dir: string, windowsFirmware?: string): Promise<QemuGuest> {
     const socket = join(dir, 'qmp.sock');
+    const debugcon = join(dir, 'debugcon.txt');
     const size = `${sizeBytes / MiB}M`;
     const child = spawn(QEMU, [
-      '-M', 'pc,memory-backend=ram', '-m', size, '-nodefaults', '-nic', 'none', '-display', 'none', '-accel', 'tcg', '-S',
+      '-M', 'pc,memory-backend=ram', '-m', size, '-nodefaults', '-nic', 'none', '-display', 'none', '-accel', 'tcg',
       '-object', `memory-backend-file,id=ram,size=${size},mem-path=${ramImage},share=on`,
       '-qmp', `unix:${socket},server=on,wait=off`,
+      ...(windowsFirmware === undefined
+        ? ['-S']
+        : ['-bios', windowsFirmware, '-device', 'vmcoreinfo', '-fw_cfg', 'name=opt/slice86/win-dmp-faults,string=W', '-debugcon', `file:${debugcon}`]),
     ], { stdio: ['ignore', 'ignore', 'inherit'] });
     try {
-      return new QemuGuest(child, await Qmp.connect(socket));
+      const guest = new QemuGuest(child, await Qmp.connect(socket));
+      if (windowsFirmware !== undefined) {
+        for (let i = 0; !(existsSync(debugcon) && readFileSync(debugcon, 'latin1').endsWith('ready\n')); i++) {
+          if (i > 1200) throw new Error('the win-dmp guest did not get ready');
+          await sleep(50);
+        }
+        await guest.#qmp.execute('stop');
+      }
+      return guest;
     } catch (error) {
       child.kill();
       throw error;
@@ -292,6 +326,7 @@ async function benchGuest(sizeText: string, dir: string, withQemu: boolean): Pro
   const machine = createMachine({ memorySize: sizeText });
   const counts = fillGuest(machine, 0x5eed);
   const source = dumpSourceFromMachine(machine);
+  const winSource = windowsSource(machine, sizeBytes);
   const engine = await createNodeDumpEngine();
   const only = process.env['SLICE86_BENCH_DUMP_FORMATS']?.split(',');
   const formats = engine.queryCapabilities().formats.filter((f) => !f.startsWith('kdump-raw-') && (only?.includes(f) ?? true));
@@ -317,8 +352,13 @@ async function benchGuest(sizeText: string, dir: string, withQemu: boolean): Pro
     for (const format of formats) {
       const ours: Run[] = [];
       const theirs: Run[] = [];
+      if (format === 'win-dmp' && qemu !== undefined) {
+        // The Windows-like firmware over the same RAM image (its structures are a few pages).
+        await qemu.stop();
+        qemu = await QemuGuest.start(sizeBytes, image, dir, fileURLToPath(WIN_FIRMWARE));
+      }
       for (let round = 0; round < ROUNDS; round++) {
-        ours.push(await dumpOurs(engine, source, format, join(dir, `ours.${format}`)));
+        ours.push(await dumpOurs(engine, format === 'win-dmp' ? winSource : source, format, join(dir, `ours.${format}`)));
         if (qemu !== undefined && QEMU_FORMATS.includes(format)) theirs.push(await qemu.dump(format, join(dir, `qemu.${format}`)));
       }
       const oursRate = rate(sizeBytes, ours);

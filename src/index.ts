@@ -113,6 +113,7 @@ export type { PhysRange } from './dump/read/memory.js';
 export type { DumpMachine } from './dump/read/cpu.js';
 export type { ElfInfo, ElfLoad } from './dump/read/elf.js';
 export type { KdumpInfo, KdumpSubHeader } from './dump/read/kdump.js';
+export type { WinDumpInfo, WinDumpRunInfo, WinContextInfo } from './dump/read/windows.js';
 export type { CodecTable } from './dump/read/pages.js';
 export { bootDefaultFirmware, type BootReport } from './guest/default-firmware.js';
 export type { ProbeReport, ProbeFile, ProbeE820 } from './guest/scripted-probe.js';

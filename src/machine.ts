@@ -14,7 +14,7 @@
  */
 
 import { Diagnostics } from './core/diagnostics.js';
-import { ConfigError, StateError } from './core/errors.js';
+import { ConfigError, InternalError, StateError } from './core/errors.js';
 import { BackingStore, GuestMemory, type MemoryRegion } from './core/guest-memory.js';
 import { layoutMemory, AMD_HT_SIZE, AMD_HT_START, PC_ROM_SIZE, type MachineType, type MemoryLayout } from './core/memory-map.js';
 import { PortBus } from './core/port-bus.js';
@@ -214,6 +214,13 @@ export class Machine implements Snapshottable<MachineState> {
     });
   }
 
+  /** The bootstrap processor, the one `run` executes. */
+  get bsp(): Cpu {
+    const cpu = this.processors[0];
+    if (cpu === undefined) throw new InternalError('a machine always has a bootstrap processor');
+    return cpu;
+  }
+
   /** Every CPU's state, as dumps and embedders consume it. */
   cpuSnapshots(): CpuSnapshot[] {
     return this.processors.map((cpu) => cpu.snapshot());
@@ -230,7 +237,7 @@ export class Machine implements Snapshottable<MachineState> {
     const max = options.maxInstructions ?? Number.MAX_SAFE_INTEGER;
     if (!Number.isSafeInteger(max) || max < 0) throw new ConfigError('invalid-option', `maxInstructions ${String(max)} is not a non-negative integer`);
     const checkEvery = options.checkEvery ?? (options.until === undefined ? 200_000 : 10_000);
-    const cpu = this.processors[0]!;
+    const cpu = this.bsp;
     const exitWrites = (): number => this.debugExit?.writes ?? 0;
     let writesAtStart = exitWrites();
     const stopRequested = (): boolean => exitWrites() !== writesAtStart;
@@ -346,7 +353,9 @@ export class Machine implements Snapshottable<MachineState> {
       throw new StateError('bad-state', 'machine state has a different number of CPUs');
     }
     this.processors.forEach((cpu, i) => {
-      loadCpuState(cpu, state.processors[i]!);
+      const saved = state.processors[i];
+      if (saved === undefined) throw new StateError('bad-state', `machine state has no CPU ${i}`);
+      loadCpuState(cpu, saved);
     });
     for (const d of this.debugcons) {
       const saved = state.debugcon[d.port.toString(16)];

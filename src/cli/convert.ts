@@ -8,7 +8,7 @@
  */
 
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import { createDumpEngine, type DumpEngine, type DumpFormat } from '../dump/engine.js';
+import { createDumpEngine, type DumpEngine, type DumpFormat, type KdumpFormat } from '../dump/engine.js';
 import type { CodecName, PageCodec } from '../dump/kdump/codecs/codec.js';
 import { readDump } from '../dump/read/read-dump.js';
 import { DumpReadError } from '../dump/read/errors.js';
@@ -76,7 +76,7 @@ export function openFileInput(path: string): FileInput {
 export function engineCodecs(engine: DumpEngine): Partial<Record<CodecName, PageCodec>> {
   const formats = { zlib: 'kdump-zlib', lzo: 'kdump-lzo', snappy: 'kdump-snappy', zstd: 'kdump-zstd' } as const;
   const out: Partial<Record<CodecName, PageCodec>> = {};
-  for (const [name, format] of Object.entries(formats) as [CodecName, Exclude<DumpFormat, 'elf'>][]) {
+  for (const [name, format] of Object.entries(formats) as [CodecName, KdumpFormat][]) {
     const codec = engine.codecFor(format);
     if (codec !== undefined) out[name] = codec;
   }

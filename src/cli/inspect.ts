@@ -2,12 +2,14 @@
  * `slice86 inspect FILE [--json]`: what a dump holds, read with src/dump/read: format, class and
  * machine, each CPU's registers (EFER marked as inferred: dumps do not carry it), the notes, the
  * VMCOREINFO keys, the guest-physical ranges present, and the ELF or kdump header fields. Memory
- * itself is not read. --json prints the same as one JSON object, numbers as 0x strings.
+ * itself is not read, except for a Windows crash dump's path to its CONTEXTs (header fields, runs
+ * and contexts are shown). --json prints the same as one JSON object, numbers as 0x strings.
  */
 
 import type { CpuSnapshot, SegmentName } from '../cpu/state.js';
 import { createDumpEngine } from '../dump/engine.js';
 import { readDump, type DumpFile } from '../dump/read/read-dump.js';
+import type { WinDumpInfo } from '../dump/read/windows.js';
 import { engineCodecs, openFileInput } from './convert.js';
 
 export interface InspectOptions {
@@ -74,6 +76,7 @@ function inspectJson(path: string, dump: DumpFile): unknown {
     elf: dump.elf === undefined ? null : { ...dump.elf, loads: dump.elf.loads },
     kdump: dump.kdump ?? null,
     flattened: dump.flattened ?? null,
+    windows: dump.windows ?? null,
   };
 }
 
@@ -91,6 +94,7 @@ function inspectText(path: string, dump: DumpFile): string[] {
     lines.push(`  sub-header: phys_base ${hex(s.physBase)}, dump_level ${s.dumpLevel}, notes ${hex(s.offsetNote)}+${hex(s.noteSize)}, vmcoreinfo ${hex(s.offsetVmcoreinfo)}+${hex(s.sizeVmcoreinfo)}, max_mapnr_64 ${hex(s.maxMapnr64)}`);
     if (dump.flattened !== undefined) lines.push(`  flattened: ${dump.flattened.records} records, version ${dump.flattened.version}`);
   }
+  if (dump.windows !== undefined) lines.push(...windowsText(dump.windows));
   lines.push(`notes: ${dump.notes.map((n) => `${n.name}/${n.type} (${n.desc.length} bytes)`).join(', ') || 'none'}`);
   dump.cpus.forEach((cpu, i) => lines.push(...cpuText(cpu, i)));
   if (dump.vmcoreinfo !== undefined) {
@@ -99,6 +103,19 @@ function inspectText(path: string, dump: DumpFile): string[] {
   }
   lines.push('physical memory:');
   for (const r of dump.ranges) lines.push(`  ${pad(r.gpa)}-${pad(r.gpa + r.size - 1)}  ${hex(r.size)} bytes`);
+  return lines;
+}
+
+function windowsText(w: WinDumpInfo): string[] {
+  const lines = [
+    `Windows crash dump ${w.signature}: version ${w.majorVersion}.${w.minorVersion}, machine ${hex(w.machineImageType)}, ${w.numberProcessors} processor${w.numberProcessors === 1 ? '' : 's'}, DirectoryTableBase ${hex(w.directoryTableBase)}`,
+    `  KdDebuggerDataBlock ${pad(w.kdDebuggerDataBlock)} PfnDatabase ${pad(w.pfnDatabase)} PsLoadedModuleList ${pad(w.psLoadedModuleList)} PsActiveProcessHead ${pad(w.psActiveProcessHead)}`,
+    `  bugcheck ${hex(w.bugcheckCode)} (${w.bugcheckParameters.map((p) => hex(p)).join(', ')})${w.bugcheckCode === 0x161 ? ' LIVE_SYSTEM_DUMP' : ''}`,
+    `  ${w.numberOfRuns} run${w.numberOfRuns === 1 ? '' : 's'}, NumberOfPages ${hex(w.numberOfPages)}, RequiredDumpSpace ${hex(w.requiredDumpSpace)}${w.comment === undefined ? '' : `, comment "${w.comment}"`}`,
+  ];
+  for (const r of w.runs) lines.push(`  run BasePage ${hex(r.basePage)} PageCount ${hex(r.pageCount)} at file offset ${hex(r.fileOffset)}`);
+  lines.push(w.paging === undefined ? '  contexts: KDBG not found through DirectoryTableBase' : `  contexts (found with ${w.paging} paging):`);
+  for (const c of w.contexts) lines.push(`    cpu ${c.cpu} at ${pad(c.address)}: ContextFlags ${hex(c.contextFlags)} rip ${pad(c.rip)} rsp ${pad(c.rsp)} eflags ${hex(c.rflags)} cs ${hex(c.selectors.cs)} ss ${hex(c.selectors.ss)}`);
   return lines;
 }
 

@@ -65,7 +65,7 @@ Examples:
     });
   program
     .command('inspect')
-    .description('show what a dump file holds: format, CPUs and registers, vmcoreinfo, memory ranges, ELF or kdump headers')
+    .description('show what a dump file holds: format, CPUs and registers, vmcoreinfo, memory ranges, ELF, kdump or Windows crash-dump headers')
     .argument('<file>', 'ELF core, flattened or raw kdump file')
     .option('--json', 'machine-readable output', false)
     .action(async (file: string, options: { json: boolean }) => {
@@ -73,7 +73,7 @@ Examples:
     });
   program
     .command('convert')
-    .description('rewrite a dump in another format (ELF, kdump flattened or raw) through the dump engine')
+    .description('rewrite a dump in another format (ELF, kdump flattened or raw, win-dmp) through the dump engine')
     .argument('<in>', 'ELF core, flattened or raw kdump file')
     .argument('<out>', 'file to write (created only when the conversion succeeds)')
     .addOption(new Option('--format <format>', 'output format').choices(DUMP_FORMATS).makeOptionMandatory())

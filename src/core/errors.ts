@@ -67,7 +67,17 @@ export type DumpErrorCode =
   | 'dump-in-progress'
   | 'not-seekable'
   | 'sink-failed'
-  | 'aborted';
+  | 'aborted'
+  /** win-dmp: no Windows header note of a size QEMU accepts. */
+  | 'win-dump-note'
+  /** win-dmp: the header's Signature or ValidDump is wrong. */
+  | 'win-dump-header'
+  /** win-dmp: no KDBG at KdDebuggerDataBlock nor at BugcheckParameter1. */
+  | 'win-dump-kdbg'
+  /** win-dmp: a KiProcessorBlock, PRCB or CONTEXT the guest points at cannot be read or written. */
+  | 'win-dump-context'
+  /** win-dmp: the header's run list is not what the flavour can write. */
+  | 'win-dump-runs';
 
 /**
  * A dump that could not be made. `qemuMessage` carries QEMU 7.2's own error text where QEMU

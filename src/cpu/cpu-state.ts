@@ -68,7 +68,7 @@ function fromJson(device: string, j: JsonSnapshot): CpuSnapshot {
       selector: num(device, x.selector, 0xffff), base: big(device, x.base), limit: num(device, x.limit, 0xffffffff), flags: num(device, x.flags, 0xffffffff),
     });
     const runStates: CpuRunState[] = ['running', 'halted', 'wait-for-sipi'];
-    if (!runStates.includes(j.runState)) throw new StateError('bad-state', `${device} state has run state ${String(j.runState)}`);
+    if (!runStates.includes(j.runState)) throw new StateError('bad-state', `${device} state has run state ${j.runState as string}`);
     if (j.dr.length !== 8 || j.fpu.st.length !== 8 || j.fpu.xmm.length !== 16) throw new StateError('bad-state', `${device} state has the wrong number of registers`);
     return {
       gpr: Object.fromEntries(GPR_NAMES.map((n) => [n, big(device, j.gpr[n])])) as Record<GprName, bigint>,

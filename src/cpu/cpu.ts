@@ -224,7 +224,6 @@ export class Cpu {
   constructor(bus: CpuBus, index = 0) {
     this.bus = bus;
     this.index = index;
-    const mem = bus.memory;
     this.#pageTables = {
       readU32: (gpa) => {
         const v = this.physView(gpa);
@@ -235,7 +234,7 @@ export class Cpu {
       },
       writeU32: (gpa, value) => {
         const v = this.physView(gpa);
-        if (v === undefined || !v.writable) return;
+        if (!v?.writable) return;
         const b = v.bytes;
         const o = v.offset + (gpa & 0xfff);
         b[o] = value;
@@ -244,7 +243,6 @@ export class Cpu {
         b[o + 3] = value >>> 24;
       },
     };
-    void mem;
     this.tlb = new Tlb(this.#pageTables, this.pagingControl());
     this.#clearCaches();
     this.load(powerOnSnapshot(index));
@@ -713,7 +711,9 @@ export class Cpu {
 
   /** Replaces the whole state with `s`. */
   load(s: CpuSnapshot): void {
-    GPR_NAMES.forEach((name, i) => this.set64(i, s.gpr[name]));
+    GPR_NAMES.forEach((name, i) => {
+      this.set64(i, s.gpr[name]);
+    });
     const lma = (s.efer & BigInt(EFER_LMA)) !== 0n;
     const num = (v: bigint): number => (lma ? Number(BigInt.asIntN(64, v)) : Number(BigInt.asUintN(32, v)));
     this.ip = num(s.rip);
@@ -748,8 +748,12 @@ export class Cpu {
     this.fip = s.fpu.fip;
     this.fdp = s.fpu.fdp;
     this.mxcsr = s.fpu.mxcsr;
-    s.fpu.st.forEach((b, i) => this.st.set(b.subarray(0, 10), i * 10));
-    s.fpu.xmm.forEach((b, i) => this.xmm.set(b.subarray(0, 16), i * 16));
+    s.fpu.st.forEach((b, i) => {
+      this.st.set(b.subarray(0, 10), i * 10);
+    });
+    s.fpu.xmm.forEach((b, i) => {
+      this.xmm.set(b.subarray(0, 16), i * 16);
+    });
     this.a20 = s.a20;
     this.runState = s.runState;
     this.updateMode();

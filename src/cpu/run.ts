@@ -33,7 +33,9 @@ export function runCpu(cpu: Cpu, budget: number, stopRequested: () => boolean): 
           step(cpu);
           executed++;
           cpu.instructions++;
-          if (cpu.runState !== 'running' || cpu.portWrites !== outs || cpu.stopFlag || (cpu.fl & F_TF) !== 0 || cpu.debugActive) break;
+          // step() changes these fields; re-read them (the compiler cannot see that).
+          if (stillFast(cpu, outs)) continue;
+          break;
         }
       } catch (e) {
         if (!(e instanceof CpuFault)) throw e;
@@ -68,6 +70,11 @@ export function runCpu(cpu: Cpu, budget: number, stopRequested: () => boolean): 
     }
   }
   return { executed, stop: cpu.runState !== 'running' ? 'halted' : 'instruction-limit' };
+}
+
+/** The fast loop may go on: running, no port write, no stop request, no single-step or breakpoint. */
+function stillFast(cpu: Cpu, outs: number): boolean {
+  return cpu.runState === 'running' && cpu.portWrites === outs && !cpu.stopFlag && (cpu.fl & F_TF) === 0 && !cpu.debugActive;
 }
 
 /** Rolls the faulting instruction back and delivers its exception; false on a triple fault. */

@@ -24,14 +24,17 @@ import { pagingMappings } from './paging-mappings.js';
 import { buildNotes, type DumpFlavour, type DumpNotes } from './notes.js';
 import type { ByteSink } from './sink.js';
 import type { DumpSource } from './source.js';
+import { prepareWinDump } from './windows/prepare.js';
+import { writeWinDump } from './windows/write.js';
 
-/** Every format, in the order capabilities list them (QEMU's, with zstd after snappy). */
+/** Every format, in the order capabilities list them (QEMU's, with zstd after snappy, win-dmp last). */
 export const DUMP_FORMATS = [
   'elf',
   'kdump-zlib', 'kdump-raw-zlib',
   'kdump-lzo', 'kdump-raw-lzo',
   'kdump-snappy', 'kdump-raw-snappy',
   'kdump-zstd', 'kdump-raw-zstd',
+  'win-dmp',
 ] as const;
 export type DumpFormat = (typeof DUMP_FORMATS)[number];
 
@@ -101,13 +104,13 @@ export class DumpEngine {
   }
 
   /** The codec a format needs, if this engine has it. */
-  codecFor(format: Exclude<DumpFormat, 'elf'>): PageCodec | undefined {
+  codecFor(format: KdumpFormat): PageCodec | undefined {
     return this.#codecs[codecOf(format)];
   }
 
   /** Like query-dump-guest-memory-capability. */
   queryCapabilities(): { formats: DumpFormat[] } {
-    return { formats: DUMP_FORMATS.filter((f) => f === 'elf' || this.#codecs[codecOf(f)] !== undefined) };
+    return { formats: DUMP_FORMATS.filter((f) => !isKdump(f) || this.#codecs[codecOf(f)] !== undefined) };
   }
 
   /** Like the DUMP_COMPLETED event; returns the unsubscribe function. */
@@ -124,7 +127,7 @@ export class DumpEngine {
    */
   async dump(source: DumpSource, options: DumpOptions): Promise<DumpResult> {
     const format = validateRequest(this, options);
-    const codec = format === 'elf' ? undefined : this.#codecs[codecOf(format)];
+    const codec = isKdump(format) ? this.#codecs[codecOf(format)] : undefined;
     const filter = validateFilter(source, options);
     const flavour: DumpFlavour = options.compat === 'qemu-7.2' ? 'qemu-7.2' : 'default';
     const release = source.hold?.();
@@ -148,7 +151,15 @@ export class DumpEngine {
       const filtered = filterBlocks(source.blocks, filter);
       const total = filtered.reduce((n, b) => n + b.sizeBytes, 0);
       this.#status = { status: 'active', completed: 0, total };
-      if (codec === undefined) {
+      if (format === 'win-dmp') {
+        const plan = prepareWinDump(source, note.note?.bytes, flavour, (w) => {
+          warnings.push(w);
+          options.onWarning?.(w);
+        });
+        // As QEMU: from here query-dump's total is the header's RequiredDumpSpace.
+        this.#status = { status: 'active', completed: 0, total: Number(plan.requiredDumpSpace) };
+        await writeWinDump(source, plan, ctx);
+      } else if (codec === undefined) {
         const mappings = filterMappings(options.paging === true ? pagingMappings(source) : blockMappings(source.blocks), filter);
         const layout = layoutElf(source.cpus, source.blocks, filtered, mappings, notes.bytes.length, flavour === 'default');
         await writeElf(layout, elfHeaderBytes(layout, notes.bytes, flavour === 'qemu-7.2'), ctx);
@@ -156,7 +167,7 @@ export class DumpEngine {
         await writeKdumpFormat(source, notes, note, elfClass, this.#compressorFor(codec), !format.startsWith('kdump-raw-'), ctx);
       }
       await closeSink(options.sink);
-      this.#finish({ status: 'completed', completed: ctx.completed, total });
+      this.#finish({ status: 'completed', completed: ctx.completed, total: this.#status.total });
       return { format, status: this.#status, warnings, bytesWritten: ctx.extent };
     } catch (error) {
       await abortSink(options.sink, error);
@@ -184,7 +195,13 @@ export function dumpGuestMemory(source: DumpSource, options: DumpOptions): Promi
   return new DumpEngine().dump(source, options);
 }
 
-function codecOf(format: Exclude<DumpFormat, 'elf'>): CodecName {
+export type KdumpFormat = Exclude<DumpFormat, 'elf' | 'win-dmp'>;
+
+function isKdump(format: DumpFormat): format is KdumpFormat {
+  return format.startsWith('kdump-');
+}
+
+function codecOf(format: KdumpFormat): CodecName {
   return format.slice(format.lastIndexOf('-') + 1) as CodecName;
 }
 
@@ -223,7 +240,7 @@ function refuse(code: 'dump-in-progress' | 'invalid-argument' | 'unsupported-for
 export function validateRequest(engine: DumpEngine, options: Omit<DumpOptions, 'sink'>): DumpFormat {
   if (engine.queryDump().status === 'active') throw refuse('dump-in-progress', 'There is a dump in process, please wait.');
   const format = validateFormat(options);
-  if (format !== 'elf' && engine.codecFor(format) === undefined) throw refuse('unsupported-format', `${format} is not available now`);
+  if (isKdump(format) && engine.codecFor(format) === undefined) throw refuse('unsupported-format', `${format} is not available now`);
   return format;
 }
 

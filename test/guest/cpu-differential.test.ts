@@ -5,10 +5,6 @@
  * the debug console and its dump-guest-memory ELF (paging false) once it halted. Here the same
  * image runs in our pc machine until it halts: the debug console text must be QEMU's, and the
  * machine's ELF dump in the 'qemu-7.2' flavour (CPU notes and RAM) must have the sha256 of QEMU's.
- *
- * TODO: enable when Machine.run exists. Until the interpreter lands, the machine has no run()
- * and the suite is skipped with that reason; the calls go through a typed shim so this file
- * typechecks before and after.
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -29,16 +25,6 @@ interface ProgramFixture {
 }
 const index = JSON.parse(readFileSync(new URL('index.json', DIR), 'utf8')) as { programs: Record<string, ProgramFixture> };
 
-/** What Machine.run will resolve to (the interpreter's API). */
-interface RunResult {
-  readonly reason: 'halted' | 'debug-exit' | 'triple-fault' | 'instruction-limit' | 'stopped';
-  readonly instructions: number;
-  readonly exitCode?: number;
-}
-interface Runnable {
-  run(options: { maxInstructions?: number }): Promise<RunResult>;
-}
-
 /** A generous bound: the longest program retires a few million instructions. */
 const MAX_INSTRUCTIONS = 200_000_000;
 
@@ -57,7 +43,6 @@ function machineFor(program: ProgramFixture): Machine {
   return machine;
 }
 
-const hasRun = typeof (createMachine({ machine: 'pc', memorySize: '32M' }) as unknown as Partial<Runnable>).run === 'function';
 const programs = Object.entries(index.programs);
 
 describe('CPU differential fixtures', () => {
@@ -106,13 +91,12 @@ describe.each(programs)('%s: QEMU final state in our machine', (_name, program) 
   });
 });
 
-describe.skipIf(!hasRun).each(programs)(
-  `%s under slice86 matches QEMU 7.2${hasRun ? '' : ' (skipped: Machine.run does not exist yet; enable when the interpreter lands)'}`,
+describe.each(programs)(
+  '%s under slice86 matches QEMU 7.2',
   (_name, program) => {
     it('prints the same debug console text and dumps the same ELF bytes', async () => {
       const m = machineFor(program);
-      const run = (m as unknown as Runnable).run.bind(m);
-      const result = await run({ maxInstructions: MAX_INSTRUCTIONS });
+      const result = await m.run({ maxInstructions: MAX_INSTRUCTIONS });
       expect(m.debugcons[0]?.text()).toBe(readFileSync(new URL(program.debugcon.file, DIR), 'latin1'));
       expect(result.reason).toBe('halted');
       const sink = new MemorySink();

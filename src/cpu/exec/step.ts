@@ -8,7 +8,7 @@ import {
   RCX, RDX, RSP, SS, TWO32, CR0_PE, type Cpu,
 } from '../cpu.js';
 import { CpuFault, VEC_BP, VEC_BR, VEC_DE, VEC_GP, VEC_OF, VEC_UD, VEC_NM, gp } from '../faults.js';
-import { condition, getCF, getZF, getSF, getOF, materializeFlags, setArith, szp, CC_NONE } from '../flags.js';
+import { condition, getCF, getZF, getOF, materializeFlags, setArith, szp } from '../flags.js';
 import {
   OP_CMP, alu, alu64, dec, divS, divU, div64, inc, incDec64, mulFlags, mulFlags64, shift, shift64, M64,
 } from './alu.js';
@@ -21,6 +21,22 @@ import { twoByte } from './two-byte.js';
 import {
   enter, farCall, farJump, farReturn, iret, loadSegment, softwareInterrupt, ioIn, ioOut, checkIo, halt, fpuEscape,
 } from './system.js';
+
+/** Legacy prefix bytes: 1 segment override, 2 operand size, 3 address size, 4 LOCK, 5 REP/REPNE. */
+const PREFIX = new Uint8Array(256);
+for (const b of [0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65]) PREFIX[b] = 1;
+PREFIX[0x66] = 2;
+PREFIX[0x67] = 3;
+PREFIX[0xf0] = 4;
+PREFIX[0xf2] = 5;
+PREFIX[0xf3] = 5;
+const SEGMENT_OF = new Int8Array(256).fill(-1);
+SEGMENT_OF[0x26] = ES;
+SEGMENT_OF[0x2e] = CS;
+SEGMENT_OF[0x36] = SS;
+SEGMENT_OF[0x3e] = DS;
+SEGMENT_OF[0x64] = FS;
+SEGMENT_OF[0x65] = GS;
 
 /** Executes one instruction at CS:RIP. Throws CpuFault; the caller delivers it. */
 export function step(cpu: Cpu): void {
@@ -36,29 +52,31 @@ export function step(cpu: Cpu): void {
   d.opsizePrefix = false;
   d.rex = 0;
   d.rexW = false;
+  let op = fetch8(cpu);
+  if (PREFIX[op] === 0 && !(code64 && (op & 0xf0) === 0x40)) {
+    // No prefix: the common case.
+    d.osz = dflt;
+    d.asz = code64 ? 8 : dflt;
+    exec(cpu, op);
+    return;
+  }
   let opsize = false;
   let adsize = false;
-  let op: number;
   for (;;) {
-    op = fetch8(cpu);
-    switch (op) {
-      case 0x26: d.segOverride = ES; d.rex = 0; continue;
-      case 0x2e: d.segOverride = CS; d.rex = 0; continue;
-      case 0x36: d.segOverride = SS; d.rex = 0; continue;
-      case 0x3e: d.segOverride = DS; d.rex = 0; continue;
-      case 0x64: d.segOverride = FS; d.rex = 0; continue;
-      case 0x65: d.segOverride = GS; d.rex = 0; continue;
-      case 0x66: opsize = true; d.rex = 0; continue;
-      case 0x67: adsize = true; d.rex = 0; continue;
-      case 0xf0: d.lock = true; d.rex = 0; continue;
-      case 0xf2: case 0xf3: d.rep = op; d.rex = 0; continue;
-      default:
-        if (code64 && (op & 0xf0) === 0x40) {
-          d.rex = op;
-          continue;
-        }
+    const kind = PREFIX[op]!;
+    if (kind !== 0) {
+      if (kind === 1) d.segOverride = SEGMENT_OF[op]!;
+      else if (kind === 2) opsize = true;
+      else if (kind === 3) adsize = true;
+      else if (kind === 4) d.lock = true;
+      else d.rep = op;
+      d.rex = 0; // a REX prefix counts only right before the opcode
+    } else if (code64 && (op & 0xf0) === 0x40) {
+      d.rex = op;
+    } else {
+      break;
     }
-    break;
+    op = fetch8(cpu);
   }
   if (code64) {
     if (d.segOverride < FS) d.segOverride = -1;
@@ -105,75 +123,20 @@ function invalidIn64(cpu: Cpu): void {
   if (cpu.code64) throw new CpuFault(VEC_UD);
 }
 
-/** Register operand of the operand size (number; 64-bit as a signed number). */
-function regOperandSize(): number {
-  return d.osz;
-}
-
 function exec(cpu: Cpu, op: number): void {
   const osz = d.osz;
-  if (op < 0x40 && (op & 7) < 6) {
-    // ALU r/m,reg / reg,r/m / acc,imm
-    const aop = op >> 3;
-    const form = op & 7;
-    if (form < 4) {
-      const size = (form & 1) === 0 ? 1 : osz;
-      modrm(cpu);
-      if (form < 2) lockNeedsMemory();
-      else if (d.lock) throw new CpuFault(VEC_UD);
-      if (size === 8) {
-        if (form < 2) {
-          const r = alu64(cpu, aop, readRm64(cpu), cpu.get64(d.reg));
-          if (aop !== OP_CMP) writeRm64(cpu, r);
-        } else {
-          const r = alu64(cpu, aop, cpu.get64(d.reg), readRm64(cpu));
-          if (aop !== OP_CMP) cpu.set64(d.reg, r);
-        }
-        return;
-      }
-      if (form < 2) {
-        if (d.isReg) {
-          const r = alu(cpu, aop, readRm(cpu, size), readReg(cpu, size), size);
-          if (aop !== OP_CMP) writeRm(cpu, size, r);
-        } else {
-          const a = lin(cpu, size);
-          const v = size === 1 ? cpu.read8(a) : size === 2 ? cpu.read16(a) : cpu.read32(a);
-          const b = readReg(cpu, size);
-          if (aop === OP_CMP) {
-            alu(cpu, aop, v, b, size);
-          } else {
-            const sv = saveCc(cpu);
-            const r = alu(cpu, aop, v, b, size);
-            try {
-              if (size === 1) cpu.write8(a, r); else if (size === 2) cpu.write16(a, r); else cpu.write32(a, r);
-            } catch (e) {
-              restoreCc(cpu, sv);
-              throw e;
-            }
-          }
-        }
-      } else {
-        const r = alu(cpu, aop, readReg(cpu, size), readRm(cpu, size), size);
-        if (aop !== OP_CMP) writeReg(cpu, size, r);
-      }
-      return;
-    }
-    const size = form === 4 ? 1 : osz;
-    if (size === 8) {
-      const imm = BigInt.asUintN(64, BigInt(fetchSigned(cpu, 4)));
-      const r = alu64(cpu, aop, cpu.get64(RAX), imm);
-      if (aop !== OP_CMP) cpu.set64(RAX, r);
-      return;
-    }
-    const imm = fetchImm(cpu, size);
-    const a = size === 1 ? cpu.r[RAX]! & 0xff : size === 2 ? cpu.r[RAX]! & 0xffff : cpu.r[RAX]! >>> 0;
-    const r = alu(cpu, aop, a, imm, size);
-    if (aop !== OP_CMP) {
-      if (size === 1) cpu.set8(RAX, false, r); else if (size === 2) cpu.set16(RAX, r); else cpu.set32(RAX, r);
-    }
-    return;
-  }
+  // One dense switch: V8 compiles it to a jump table.
   switch (op) {
+    case 0x00: case 0x01: case 0x02: case 0x03: case 0x04: case 0x05: case 0x08: case 0x09:
+    case 0x0a: case 0x0b: case 0x0c: case 0x0d: case 0x10: case 0x11: case 0x12: case 0x13:
+    case 0x14: case 0x15: case 0x18: case 0x19: case 0x1a: case 0x1b: case 0x1c: case 0x1d:
+    case 0x20: case 0x21: case 0x22: case 0x23: case 0x24: case 0x25: case 0x28: case 0x29:
+    case 0x2a: case 0x2b: case 0x2c: case 0x2d: case 0x30: case 0x31: case 0x32: case 0x33:
+    case 0x34: case 0x35: case 0x38: case 0x39: case 0x3a: case 0x3b: case 0x3c: case 0x3d: {
+      aluForm(cpu, op);
+      return;
+    }
+
     case 0x06: case 0x0e: case 0x16: case 0x1e: {
       invalidIn64(cpu);
       push(cpu, osz, cpu.sel[op >> 3]!);
@@ -193,9 +156,8 @@ function exec(cpu: Cpu, op: number): void {
     case 0x2f: invalidIn64(cpu); daa(cpu, true); return;
     case 0x37: invalidIn64(cpu); aaa(cpu, false); return;
     case 0x3f: invalidIn64(cpu); aaa(cpu, true); return;
-    case 0x26: case 0x2e: case 0x36: case 0x3e: return; // unreachable: prefixes
-  }
-  if (op >= 0x40 && op <= 0x4f) {
+    case 0x40: case 0x41: case 0x42: case 0x43: case 0x44: case 0x45: case 0x46: case 0x47:
+    case 0x48: case 0x49: case 0x4a: case 0x4b: case 0x4c: case 0x4d: case 0x4e: case 0x4f: {
     // INC/DEC reg (REX prefixes in 64-bit mode never reach here).
     const reg = op & 7;
     if (osz === 8) {
@@ -205,8 +167,8 @@ function exec(cpu: Cpu, op: number): void {
     const v = cpu.getReg(reg, osz);
     cpu.setReg(reg, osz, op < 0x48 ? inc(cpu, v, osz) : dec(cpu, v, osz));
     return;
-  }
-  if (op >= 0x50 && op <= 0x57) {
+    }
+    case 0x50: case 0x51: case 0x52: case 0x53: case 0x54: case 0x55: case 0x56: case 0x57: {
     const reg = (op & 7) | ((d.rex & 1) << 3);
     if (cpu.code64) {
       if (d.osz === 2) push(cpu, 2, cpu.r[reg]! & 0xffff);
@@ -215,8 +177,8 @@ function exec(cpu: Cpu, op: number): void {
       push(cpu, osz, cpu.getReg(reg, osz));
     }
     return;
-  }
-  if (op >= 0x58 && op <= 0x5f) {
+    }
+    case 0x58: case 0x59: case 0x5a: case 0x5b: case 0x5c: case 0x5d: case 0x5e: case 0x5f: {
     const reg = (op & 7) | ((d.rex & 1) << 3);
     if (cpu.code64 && d.osz !== 2) {
       const sp = cpu.getSp();
@@ -231,22 +193,23 @@ function exec(cpu: Cpu, op: number): void {
       cpu.setReg(reg, osz, v);
     }
     return;
-  }
-  if (op >= 0x70 && op <= 0x7f) {
+    }
+    case 0x70: case 0x71: case 0x72: case 0x73: case 0x74: case 0x75: case 0x76: case 0x77:
+    case 0x78: case 0x79: case 0x7a: case 0x7b: case 0x7c: case 0x7d: case 0x7e: case 0x7f: {
     const rel = fetchSigned(cpu, 1);
     if (condition(cpu, op & 15)) jumpTo(cpu, cpu.ip + rel);
     return;
-  }
-  if (op >= 0x91 && op <= 0x97) {
+    }
+    case 0x91: case 0x92: case 0x93: case 0x94: case 0x95: case 0x96: case 0x97: {
     const reg = (op & 7) | ((d.rex & 1) << 3);
     xchgRegs(cpu, RAX, reg, osz);
     return;
-  }
-  if (op >= 0xb0 && op <= 0xb7) {
+    }
+    case 0xb0: case 0xb1: case 0xb2: case 0xb3: case 0xb4: case 0xb5: case 0xb6: case 0xb7: {
     cpu.set8((op & 7) | ((d.rex & 1) << 3), d.rex !== 0, fetch8(cpu));
     return;
-  }
-  if (op >= 0xb8 && op <= 0xbf) {
+    }
+    case 0xb8: case 0xb9: case 0xba: case 0xbb: case 0xbc: case 0xbd: case 0xbe: case 0xbf: {
     const reg = (op & 7) | ((d.rex & 1) << 3);
     if (osz === 8) {
       const lo = fetch32(cpu);
@@ -257,8 +220,8 @@ function exec(cpu: Cpu, op: number): void {
       cpu.setReg(reg, osz, fetchImm(cpu, osz));
     }
     return;
-  }
-  switch (op) {
+    }
+
     case 0x60: { // PUSHA
       invalidIn64(cpu);
       const sp = cpu.getReg(RSP, osz);
@@ -754,6 +717,70 @@ function exec(cpu: Cpu, op: number): void {
   }
 }
 
+/** The ALU forms 00-3D: r/m,reg / reg,r/m / accumulator,immediate. */
+function aluForm(cpu: Cpu, op: number): void {
+  const osz = d.osz;
+    // ALU r/m,reg / reg,r/m / acc,imm
+    const aop = op >> 3;
+    const form = op & 7;
+    if (form < 4) {
+      const size = (form & 1) === 0 ? 1 : osz;
+      modrm(cpu);
+      if (form < 2) lockNeedsMemory();
+      else if (d.lock) throw new CpuFault(VEC_UD);
+      if (size === 8) {
+        if (form < 2) {
+          const r = alu64(cpu, aop, readRm64(cpu), cpu.get64(d.reg));
+          if (aop !== OP_CMP) writeRm64(cpu, r);
+        } else {
+          const r = alu64(cpu, aop, cpu.get64(d.reg), readRm64(cpu));
+          if (aop !== OP_CMP) cpu.set64(d.reg, r);
+        }
+        return;
+      }
+      if (form < 2) {
+        if (d.isReg) {
+          const r = alu(cpu, aop, readRm(cpu, size), readReg(cpu, size), size);
+          if (aop !== OP_CMP) writeRm(cpu, size, r);
+        } else {
+          const a = lin(cpu, size);
+          const v = size === 1 ? cpu.read8(a) : size === 2 ? cpu.read16(a) : cpu.read32(a);
+          const b = readReg(cpu, size);
+          if (aop === OP_CMP) {
+            alu(cpu, aop, v, b, size);
+          } else {
+            const sv = saveCc(cpu);
+            const r = alu(cpu, aop, v, b, size);
+            try {
+              if (size === 1) cpu.write8(a, r); else if (size === 2) cpu.write16(a, r); else cpu.write32(a, r);
+            } catch (e) {
+              restoreCc(cpu, sv);
+              throw e;
+            }
+          }
+        }
+      } else {
+        const r = alu(cpu, aop, readReg(cpu, size), readRm(cpu, size), size);
+        if (aop !== OP_CMP) writeReg(cpu, size, r);
+      }
+      return;
+    }
+    const size = form === 4 ? 1 : osz;
+    if (size === 8) {
+      const imm = BigInt.asUintN(64, BigInt(fetchSigned(cpu, 4)));
+      const r = alu64(cpu, aop, cpu.get64(RAX), imm);
+      if (aop !== OP_CMP) cpu.set64(RAX, r);
+      return;
+    }
+    const imm = fetchImm(cpu, size);
+    const a = size === 1 ? cpu.r[RAX]! & 0xff : size === 2 ? cpu.r[RAX]! & 0xffff : cpu.r[RAX]! >>> 0;
+    const r = alu(cpu, aop, a, imm, size);
+    if (aop !== OP_CMP) {
+      if (size === 1) cpu.set8(RAX, false, r); else if (size === 2) cpu.set16(RAX, r); else cpu.set32(RAX, r);
+    }
+    return;
+}
+
 /** Interrupt shadow after STI, MOV SS and POP SS (no interrupt source is modelled; kept for clarity). */
 function inhibitInterrupts(_cpu: Cpu): void {
   // No external interrupt sources are modelled, so there is nothing to hold off.
@@ -884,8 +911,6 @@ function group3(cpu: Cpu, size: number): void {
     case 2: writeRm(cpu, size, (~readRm(cpu, size) & mask) >>> 0); return;
     case 3: {
       const v = readRm(cpu, size);
-      const a = d.isReg ? -1 : lin(cpu, size);
-      void a;
       const sv = saveCc(cpu);
       const r = alu(cpu, 5, 0, v, size);
       try { writeRm(cpu, size, r); } catch (e) { restoreCc(cpu, sv); throw e; }

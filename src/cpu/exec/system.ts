@@ -85,7 +85,7 @@ export function loadSegment(cpu: Cpu, seg: number, selector: number): void {
 }
 
 /** Checks a code-segment descriptor for JMP/CALL far (non-gate); returns [e1, e2]. */
-function codeDescriptor(cpu: Cpu, sel: number, isCall: boolean): [number, number] {
+function codeDescriptor(cpu: Cpu, sel: number): [number, number] {
   if ((sel & 0xfffc) === 0) throw new CpuFault(VEC_GP, 0);
   const err = sel & 0xfffc;
   const desc = readDescriptor(cpu, sel);
@@ -101,7 +101,6 @@ function codeDescriptor(cpu: Cpu, sel: number, isCall: boolean): [number, number
     if ((sel & 3) > cpl || dpl !== cpl) throw new CpuFault(VEC_GP, err);
   }
   if ((e2 & DESC_P) === 0) throw new CpuFault(VEC_NP, err);
-  void isCall;
   return [e1, e2];
 }
 
@@ -119,7 +118,7 @@ export function farJump(cpu: Cpu, sel: number, off: number, osz: number): void {
     cpu.ip = osz === 2 ? off & 0xffff : off >>> 0;
     return;
   }
-  const [e1, e2] = codeDescriptor(cpu, sel, false);
+  const [e1, e2] = codeDescriptor(cpu, sel);
   const limit = descLimit(e1, e2);
   if (off > limit && !longCode(cpu, e2)) throw new CpuFault(VEC_GP, 0);
   loadCs(cpu, sel, e1, e2);
@@ -170,7 +169,7 @@ export function farCall(cpu: Cpu, sel: number, off: number, osz: number): void {
     cpu.ip = osz === 2 ? off & 0xffff : off >>> 0;
     return;
   }
-  const [e1, e2] = codeDescriptor(cpu, sel, true);
+  const [e1, e2] = codeDescriptor(cpu, sel);
   if (osz === 8) {
     let sp = cpu.getNum(RSP);
     sp = pushAt(cpu, 0, sp, -1, 8, cpu.sel[CS]!);
@@ -197,10 +196,9 @@ export function farReturn(cpu: Cpu, osz: number, addend: number): void {
     const mask = (cpu.segFlags[SS]! & DESC_B) !== 0 ? 0xffffffff : 0xffff;
     const base = cpu.segBase[SS]!;
     let sp = (cpu.r[RSP]! >>> 0) & mask;
-    let ip: number;
-    let cs: number;
-    [ip, sp] = popAt(cpu, base, sp, mask, osz);
-    [cs, sp] = popAt(cpu, base, sp, mask, osz);
+    const [ip, sp1] = popAt(cpu, base, sp, mask, osz);
+    const [cs, sp2] = popAt(cpu, base, sp1, mask, osz);
+    sp = sp2;
     setSpMasked(cpu, (sp + addend) & mask, mask);
     cpu.setSegmentReal(CS, cs & 0xffff);
     cpu.ip = ip;
@@ -212,14 +210,10 @@ export function farReturn(cpu: Cpu, osz: number, addend: number): void {
 export function iret(cpu: Cpu, osz: number): void {
   if ((cpu.cr0 & CR0_PE) === 0) {
     const base = cpu.segBase[SS]!;
-    let sp = cpu.r[RSP]! & 0xffff;
-    let ip: number;
-    let cs: number;
-    let fl: number;
-    [ip, sp] = popAt(cpu, base, sp, 0xffff, osz);
-    [cs, sp] = popAt(cpu, base, sp, 0xffff, osz);
-    [fl, sp] = popAt(cpu, base, sp, 0xffff, osz);
-    cpu.set16(RSP, sp);
+    const [ip, sp1] = popAt(cpu, base, cpu.r[RSP]! & 0xffff, 0xffff, osz);
+    const [cs, sp2] = popAt(cpu, base, sp1, 0xffff, osz);
+    const [fl, sp3] = popAt(cpu, base, sp2, 0xffff, osz);
+    cpu.set16(RSP, sp3);
     cpu.setSegmentReal(CS, cs & 0xffff);
     cpu.ip = ip;
     let mask = F_TF | F_IF | F_IOPL | F_RF | F_NT;
@@ -244,12 +238,11 @@ function returnProtected(cpu: Cpu, osz: number, isIret: boolean, addend: number)
   const mask = spMaskOf(cpu, cpu.segFlags[SS]!);
   const base = cpu.code64 ? 0 : cpu.segBase[SS]!;
   let sp = mask === -1 ? cpu.getNum(RSP) : (cpu.r[RSP]! >>> 0) & mask;
-  let ip: number;
-  let cs: number;
+  const [ip, sp1] = popAt(cpu, base, sp, mask, osz);
+  const [csRaw, sp2] = popAt(cpu, base, sp1, mask, osz);
+  const cs = csRaw & 0xffff;
+  sp = sp2;
   let fl = 0;
-  [ip, sp] = popAt(cpu, base, sp, mask, osz);
-  [cs, sp] = popAt(cpu, base, sp, mask, osz);
-  cs &= 0xffff;
   if (isIret) [fl, sp] = popAt(cpu, base, sp, mask, osz);
   const err = cs & 0xfffc;
   if (err === 0) throw new CpuFault(VEC_GP, err);

@@ -4,10 +4,10 @@ import {
   CR0_EM, CR0_PE, CR0_TS, CR4_OSFXSR, CS, F_CF, F_VM, FS, GS, LDTR, RAX, RDX, SS, TR, TWO32, type Cpu, EFER_LMA,
 } from '../cpu.js';
 import { CpuFault, VEC_GP, VEC_NM, VEC_UD } from '../faults.js';
-import { condition, getCF, setArith, szp, CC_LOGIC } from '../flags.js';
+import { condition, setArith, szp, CC_LOGIC } from '../flags.js';
 import { alu, alu64, M64, shiftDouble, shiftDouble64 } from './alu.js';
 import {
-  d, fetch8, fetchSigned, lin, linAt, modrm, peek, pop, push, readReg, readRm, readRm64, writeReg, writeRm, writeRm64, addSp,
+  d, fetch8, fetchSigned, lin, linAt, modrm, peek, push, readReg, readRm, readRm64, writeReg, writeRm, writeRm64, addSp,
 } from './decode.js';
 import { imulTo, jumpTo, loadFarPointer, restoreCc, saveCc } from './step.js';
 import { descBase, descLimit, loadSegment, readDescriptor } from './system.js';
@@ -605,7 +605,3 @@ function fxrstor(cpu: Cpu, a: number): void {
   }
 }
 
-void getCF;
-void pop;
-void szp;
-void TWO32;

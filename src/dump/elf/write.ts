@@ -119,7 +119,7 @@ export async function writeElf(layout: ElfLayout, header: Uint8Array, ctx: DumpC
 }
 
 /** Writes a chunk, turning whole zero pages into `writeZeros` runs where the sink supports them. */
-async function writeMemoryChunk(chunk: Uint8Array, ctx: DumpContext): Promise<void> {
+export async function writeMemoryChunk(chunk: Uint8Array, ctx: DumpContext): Promise<void> {
   if (!ctx.sparse) {
     await ctx.write(chunk);
     return;

@@ -161,7 +161,8 @@ interface Piece {
   readonly fileOffset: number;
 }
 
-function elfMemory(loads: readonly ElfLoad[], paging: boolean): PhysicalMemory {
+/** Memory of file pieces placed by physical address (also the runs of a win-dmp file). */
+export function elfMemory(loads: readonly ElfLoad[], paging: boolean): PhysicalMemory {
   const withData = loads
     .filter((l) => l.filesz > 0n)
     .map((l) => ({ gpa: Number(l.paddr), size: Number(l.filesz), fileOffset: Number(l.offset) }))

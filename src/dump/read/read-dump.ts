@@ -3,8 +3,9 @@
  * an ELF core, a makedumpfile flattened kdump stream, or a raw kdump file, told apart by their
  * first bytes. The result describes the dump (CPUs, notes, VMCOREINFO, memory ranges, headers),
  * reads guest-physical memory, and turns into a DumpSource that the dump engine can write in any
- * format: that is `convert`. Only headers, notes and the kdump bitmap are read up front; memory is
- * read when asked for. Win-dmp files and ELF cores of other machines are not read.
+ * format: that is `convert`. Only headers, notes and the kdump bitmap are read up front (and, for
+ * a Windows crash dump, the few pages that lead to its CONTEXTs); memory is read when asked for.
+ * ELF cores of other machines are not read.
  */
 
 import type { CpuSnapshot } from '../../cpu/state.js';
@@ -20,8 +21,9 @@ import { plainFile, type LogicalFile } from './logical.js';
 import type { PhysicalMemory, PhysRange } from './memory.js';
 import { guestNoteOf, vmcoreinfoText, type DumpNote, type ParsedNote } from './notes.js';
 import type { CodecTable } from './pages.js';
+import { cpuFromContext, findContexts, parseWinDump, windowsNoteFor, WIN_DUMP_SIGNATURES, type WinDumpInfo } from './windows.js';
 
-export type DumpFileFormat = 'elf' | 'kdump-flattened' | 'kdump-raw';
+export type DumpFileFormat = 'elf' | 'kdump-flattened' | 'kdump-raw' | 'win-dmp';
 
 export interface ReadDumpOptions {
   /** Page codecs by name, added to (or replacing) the engine's built-in ones. */
@@ -46,6 +48,8 @@ export interface DumpFile {
   /** Flattened kdump: how many records the stream has and its header version. */
   readonly flattened?: { readonly records: number; readonly version: bigint };
   readonly elf?: ElfInfo;
+  /** Windows crash dump: header fields, runs, and the CONTEXT of each processor. */
+  readonly windows?: WinDumpInfo;
   /** Guest-physical memory the dump holds, ascending, adjacent ranges merged. */
   readonly ranges: readonly PhysRange[];
   /**
@@ -67,6 +71,7 @@ const SIGNATURES: readonly (readonly [string, DumpFileFormat, string])[] = [
   [ELF_MAGIC, 'elf', 'ELF magic'],
   [MAKEDUMPFILE_SIGNATURE, 'kdump-flattened', 'makedumpfile signature'],
   [KDUMP_SIGNATURE, 'kdump-raw', 'kdump signature'],
+  ...WIN_DUMP_SIGNATURES.map((sig) => [sig, 'win-dmp', 'Windows crash dump signature'] as const),
 ];
 const LATIN1 = new TextDecoder('latin1');
 
@@ -78,7 +83,14 @@ export async function readDump(input: RandomAccessInput, options: ReadDumpOption
   if (!Number.isSafeInteger(input.size) || input.size < 0) throw readError('read-failed', 0, `the input's size (${String(input.size)}) is not a byte count`);
   const codecs: CodecTable = { ...BUILTIN_CODECS, ...options.codecs };
   const parsed = await runAsync(input, parse(input.size, codecs));
-  return dumpFile(input, parsed);
+  if (parsed.windows === undefined) return dumpFile(input, parsed);
+  const { info, header } = parsed.windows;
+  const memory = parsed.memory;
+  const found = await findContexts(info, async (gpa, dst) => (isAddress(gpa, dst) ? runAsync(input, memory.fill(gpa, dst)) : false));
+  const windows: WinDumpInfo = { ...info, contexts: found.contexts, ...(found.paging === undefined ? {} : { paging: found.paging }) };
+  const paging = found.paging;
+  const cpus = paging === undefined ? [] : found.contexts.map((c) => cpuFromContext(c, paging, info.directoryTableBase));
+  return dumpFile(input, { ...parsed, windows: { info: windows, header } }, cpus, windowsNoteFor(header));
 }
 
 interface Parsed {
@@ -91,10 +103,16 @@ interface Parsed {
   readonly kdump?: KdumpInfo;
   readonly flattened?: { readonly records: number; readonly version: bigint };
   readonly elf?: ElfInfo;
+  readonly windows?: { readonly info: WinDumpInfo; readonly header: Uint8Array };
 }
 
 function* parse(size: number, codecs: CodecTable): Reads<Parsed> {
   const format = yield* detect(size);
+  if (format === 'win-dmp') {
+    const win = yield* parseWinDump(size);
+    const x64 = win.info.kind === 'x64';
+    return { format, elfClass: x64 ? 64 : 32, machine: x64 ? 'x86_64' : 'i386', notes: [], vmcoreinfo: undefined, memory: win.memory, windows: { info: win.info, header: win.header } };
+  }
   if (format === 'elf') {
     const elf = yield* parseElf(size);
     return { format, elfClass: elf.elfClass, machine: elf.machine, notes: elf.notes, vmcoreinfo: vmcoreinfoText(elf.notes), memory: elf.memory, elf: elf.info };
@@ -127,9 +145,11 @@ function* detect(size: number): Reads<DumpFileFormat> {
   throw readError('unknown-format', 0, `not an ELF core, a makedumpfile flattened stream or a kdump file (first bytes ${bytes})`);
 }
 
-function dumpFile(input: RandomAccessInput, p: Parsed): DumpFile {
-  const cpus = cpusFromNotes(p.notes, p.machine);
+/** `cpus` and `windowsNote` (the note a win-dmp's header came from) for Windows crash dumps. */
+function dumpFile(input: RandomAccessInput, p: Parsed, windowsCpus?: readonly CpuSnapshot[], windowsNote?: Uint8Array): DumpFile {
+  const cpus = windowsCpus ?? cpusFromNotes(p.notes, p.machine);
   const guest = guestNoteOf(p.notes);
+  const sourceNote = windowsNote ?? guest?.raw;
   const { memory } = p;
   return {
     format: p.format,
@@ -142,6 +162,7 @@ function dumpFile(input: RandomAccessInput, p: Parsed): DumpFile {
     ...(p.kdump === undefined ? {} : { physBase: p.kdump.subHeader.physBase, kdump: p.kdump }),
     ...(p.flattened === undefined ? {} : { flattened: p.flattened }),
     ...(p.elf === undefined ? {} : { elf: p.elf }),
+    ...(p.windows === undefined ? {} : { windows: p.windows.info }),
     ranges: memory.ranges,
     readPhysical: async (gpa, dst) => (isAddress(gpa, dst) ? runAsync(input, memory.fill(gpa, dst)) : false),
     toDumpSource: () => {
@@ -154,7 +175,7 @@ function dumpFile(input: RandomAccessInput, p: Parsed): DumpFile {
       const source: DumpSource = {
         blocks,
         cpus,
-        guestNote: guest === undefined ? undefined : { kind: 'note', bytes: guest.raw },
+        guestNote: sourceNote === undefined ? undefined : { kind: 'note', bytes: sourceNote },
         readPhysical: (gpa, dst) => (isAddress(gpa, dst) ? runSync(input, memory.fill(gpa, dst)) : false),
       };
       return Promise.resolve(source);

@@ -70,12 +70,12 @@ describe.each(MODES)('random code in %s', (_name, setup) => {
       machine.memory.write(CODE, new Uint8Array(0x100));
       machine.memory.write(CODE, code);
       machine.memory.write(0x8000, stack);
-      machine.processors[0]!.load(setup(machine));
+      machine.bsp.load(setup(machine));
       const result = await machine.run({ maxInstructions: 3000 });
       expect(REASONS).toContain(result.reason);
       // Compared as one string: a deep equal of 64 KiB arrays per run would dominate the test.
       expect(Buffer.from(machine.memory.read(0xffff0000, 0x10000)).equals(rom)).toBe(true);
-      const snapshot = machine.processors[0]!.snapshot();
+      const snapshot = machine.bsp.snapshot();
       expect(typeof snapshot.rip).toBe('bigint');
     }), { numRuns: 150 });
     // The machine still dumps after all that.

@@ -28,7 +28,7 @@ describe('Machine.run', () => {
   it('stops at HLT', async () => {
     const m = createMachine({ memorySize: '16M', firmware: HALT });
     expect(await m.run()).toEqual({ reason: 'halted', instructions: 2 });
-    expect(m.processors[0]!.snapshot().rip).toBe(0xfff2n);
+    expect(m.bsp.snapshot().rip).toBe(0xfff2n);
   });
 
   it('reports isa-debug-exit with QEMU\'s status (value << 1) | 1', async () => {
@@ -51,9 +51,9 @@ describe('Machine.run', () => {
 
   it('stops when `until` says so, and when the signal aborts', async () => {
     const m = createMachine({ memorySize: '16M', firmware: COUNT });
-    const result = await m.run({ until: (machine) => machine.processors[0]!.get32(0) >= 1000, checkEvery: 10 });
+    const result = await m.run({ until: (machine) => machine.bsp.get32(0) >= 1000, checkEvery: 10 });
     expect(result.reason).toBe('stopped');
-    expect(m.processors[0]!.get32(0)).toBeGreaterThanOrEqual(1000);
+    expect(m.bsp.get32(0)).toBeGreaterThanOrEqual(1000);
     const controller = new AbortController();
     controller.abort();
     expect((await m.run({ signal: controller.signal })).reason).toBe('stopped');
@@ -80,14 +80,14 @@ describe('Machine.run', () => {
   it('holds the CPU while a dump reads the machine', async () => {
     const m = createMachine({ memorySize: '16M', firmware: COUNT });
     await m.run({ maxInstructions: 1000 });
-    const before = m.processors[0]!.get32(0);
+    const before = m.bsp.get32(0);
     const release = m.hold();
     const running = m.run({ maxInstructions: 1000 });
     await new Promise((resolve) => setTimeout(resolve, 20));
-    expect(m.processors[0]!.get32(0)).toBe(before);
+    expect(m.bsp.get32(0)).toBe(before);
     release();
     await running;
-    expect(m.processors[0]!.get32(0)).toBeGreaterThan(before);
+    expect(m.bsp.get32(0)).toBeGreaterThan(before);
     const sink = new MemorySink();
     await dumpGuestMemory(dumpSourceFromMachine(m), { sink, format: 'elf' });
     expect((await m.run({ maxInstructions: 10 })).instructions).toBe(10);
@@ -99,19 +99,21 @@ describe('Machine.run', () => {
     const saved = JSON.parse(JSON.stringify(a.saveState())) as ReturnType<typeof a.saveState>;
     const b = createMachine({ memorySize: '16M', firmware: COUNT });
     b.loadState(saved);
-    expect(b.processors[0]!.snapshot()).toEqual(a.processors[0]!.snapshot());
+    expect(b.bsp.snapshot()).toEqual(a.bsp.snapshot());
     await a.run({ maxInstructions: 3000 });
     await b.run({ maxInstructions: 3000 });
-    expect(b.processors[0]!.snapshot()).toEqual(a.processors[0]!.snapshot());
-    expect(b.processors[0]!.instructions).toBe(a.processors[0]!.instructions);
+    expect(b.bsp.snapshot()).toEqual(a.bsp.snapshot());
+    expect(b.bsp.instructions).toBe(a.bsp.instructions);
   });
 
   it('rejects a malformed CPU state without changing the machine', () => {
     const m = createMachine({ memorySize: '16M', firmware: COUNT });
     const state = m.saveState();
-    const bad = { ...state, processors: [{ ...state.processors[0]!, snapshot: { ...state.processors[0]!.snapshot, rip: 'nope' } }] };
-    const before = m.processors[0]!.snapshot();
-    expect(thrown(() => { m.loadState(bad as typeof state); })).toMatchObject({ code: 'bad-state' });
-    expect(m.processors[0]!.snapshot()).toEqual(before);
+    const [cpu0] = state.processors;
+    if (cpu0 === undefined) throw new Error('no CPU state');
+    const bad = { ...state, processors: [{ ...cpu0, snapshot: { ...cpu0.snapshot, rip: 'nope' } }] };
+    const before = m.bsp.snapshot();
+    expect(thrown(() => { m.loadState(bad); })).toMatchObject({ code: 'bad-state' });
+    expect(m.bsp.snapshot()).toEqual(before);
   });
 });
