@@ -96,6 +96,7 @@ const FILE_NAMES: Record<DumpFormat, string> = {
   'kdump-raw-snappy': 'vmcore-snappy.kdump',
   'kdump-zstd': 'vmcore-zstd.flat',
   'kdump-raw-zstd': 'vmcore-zstd.kdump',
+  'win-dmp': 'vmcore.dmp',
 };
 
 async function renderDownloads(): Promise<void> {

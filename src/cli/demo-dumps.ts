@@ -11,6 +11,7 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import type { Machine } from '../machine.js';
+import { DumpError, Slice86Error } from '../core/errors.js';
 import { createDumpEngine, DUMP_FORMATS, type DumpFormat } from '../dump/engine.js';
 import type { CodecTable } from '../dump/read/pages.js';
 import { dumpSourceFromMachine } from '../dump/machine-source.js';
@@ -26,8 +27,13 @@ export interface DemoDump {
   readonly file: string;
   readonly bytes: number;
   readonly seconds: number;
-  /** Whether the read-back check passed. */
+  /** Whether the read-back check passed (true for a format that refused this guest). */
   readonly ok: boolean;
+  /**
+   * Why the engine wrote no file, when the format cannot describe this guest (win-dmp needs a
+   * Windows guest's KDBG, as in QEMU); nothing is written then.
+   */
+  readonly refused?: string;
   /** What checked the file and what it found (or what did not match). */
   readonly checkedBy: string;
 }
@@ -42,6 +48,7 @@ export interface DemoDumpOptions {
 /** The file name of a format's dump: ELF cores end in .elf, flattened kdump in .flat, raw in .kdump. */
 export function demoFileName(format: DumpFormat): string {
   if (format === 'elf') return 'vmcore.elf';
+  if (format === 'win-dmp') return 'vmcore.dmp';
   const codec = format.replace(/^kdump-(raw-)?/, '');
   return format.startsWith('kdump-raw-') ? `vmcore-${codec}.kdump` : `vmcore-${codec}.flat`;
 }
@@ -67,6 +74,12 @@ export async function writeDemoDumps(machine: Machine, dir: string, options: Dem
         },
       });
       bytes = result.bytesWritten;
+    } catch (error) {
+      if (!refusal(error)) throw error;
+      const dump = { format, file, bytes: 0, seconds: (performance.now() - started) / 1000, ok: true, refused: error.message, checkedBy: `not written: ${error.message}` };
+      options.onDump?.(dump);
+      out.push(dump);
+      continue;
     } finally {
       progress.stop();
     }
@@ -77,6 +90,15 @@ export async function writeDemoDumps(machine: Machine, dir: string, options: Dem
     out.push(dump);
   }
   return out;
+}
+
+/**
+ * A request the format refuses for this guest, before or while reading the guest (as QEMU refuses
+ * win-dmp for a guest that is not Windows); not a write failure, not a cancellation.
+ */
+function refusal(error: unknown): error is Slice86Error {
+  if (!(error instanceof Slice86Error)) return false;
+  return !(error instanceof DumpError && (error.code === 'aborted' || error.code === 'sink-failed'));
 }
 
 const CHUNK = 1 << 20;
@@ -102,7 +124,7 @@ export async function checkDemoDump(machine: Machine, file: string, format: Dump
 }
 
 async function compare(machine: Machine, dump: DumpFile, format: DumpFormat, signal: AbortSignal | undefined): Promise<string | undefined> {
-  const family = format === 'elf' ? 'elf' : format.startsWith('kdump-raw-') ? 'kdump-raw' : 'kdump-flattened';
+  const family = format === 'elf' || format === 'win-dmp' ? format : format.startsWith('kdump-raw-') ? 'kdump-raw' : 'kdump-flattened';
   if (dump.format !== family) return `format ${dump.format}, expected ${family}`;
   const codec = format.replace(/^kdump-(raw-)?/, '');
   if (dump.kdump !== undefined && dump.kdump.compression !== codec) return `compression ${dump.kdump.compression}, expected ${codec}`;
@@ -143,6 +165,7 @@ function fileMagic(file: string, format: DumpFormat): { ok: boolean; text: strin
   const result = spawnSync('file', ['-b', file], { encoding: 'utf8' });
   if (result.error !== undefined || result.status !== 0) return undefined;
   const text = result.stdout.trim().split(',')[0] ?? '';
+  if (format === 'win-dmp') return { ok: true, text };
   const kind = format === 'elf' ? 'elf' : format.startsWith('kdump-raw-') ? 'raw' : 'flattened';
   return FILE_MAGIC[kind].test(text) ? { ok: true, text } : { ok: false, text: `MISMATCH ${text}` };
 }

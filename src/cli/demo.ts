@@ -72,14 +72,17 @@ export async function runDemo(options: DemoOptions, out: (line: string) => void)
   const dumps = await writeDemoDumps(machine, options.out, options);
   for (const line of dumpTable(dumps)) out(`  ${line}`);
   const failed = dumps.filter((d) => !d.ok).length;
-  out(failed === 0 ? `${dumps.length} dumps written and checked` : `${failed} of ${dumps.length} dumps failed their check`);
+  const written = dumps.filter((d) => d.refused === undefined);
+  const refused = dumps.filter((d) => d.refused !== undefined).map((d) => d.format);
+  const notWritten = refused.length === 0 ? '' : `; ${refused.join(', ')} not written (the format does not fit this guest)`;
+  out(failed === 0 ? `${written.length} dumps written and checked${notWritten}` : `${failed} of ${written.length} dumps failed their check${notWritten}`);
   return failed === 0;
 }
 
 function dumpTable(dumps: readonly DemoDump[]): string[] {
   return table([
     ['format', 'file', 'size', 'time', 'checked by'],
-    ...dumps.map((d) => [d.format, basename(d.file), formatBytes(d.bytes), formatSeconds(d.seconds * 1000), d.checkedBy]),
+    ...dumps.map((d) => [d.format, d.refused === undefined ? basename(d.file) : '-', d.refused === undefined ? formatBytes(d.bytes) : '-', formatSeconds(d.seconds * 1000), d.checkedBy]),
   ]);
 }
 
