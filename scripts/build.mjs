@@ -1,15 +1,17 @@
 // Builds slice86 with esbuild: the browser-safe ESM bundle (platform "browser": a Node built-in
-// anywhere behind src/index.ts fails the build), the Node ESM entries (the portable one and
-// "slice86/node" with its compression worker), the CLI and the benchmarks;
-// then the type declarations with tsc.
+// anywhere behind src/index.ts fails the build) and the web demo (scripts/build-web.mjs), the
+// Node ESM entries (the portable one and "slice86/node" with its compression worker), the CLI and
+// the benchmarks; then the type declarations with tsc.
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
+import { buildBrowserBundle, buildWebDemo } from './build-web.mjs';
 
 rmSync('dist', { recursive: true, force: true });
 const common = { bundle: true, format: 'esm', target: 'es2022', sourcemap: true, logLevel: 'warning' };
 await Promise.all([
-  build({ ...common, platform: 'browser', entryPoints: ['src/index.ts'], outfile: 'dist/browser/slice86.js' }),
+  // The browser bundle with zstd.wasm beside it, and the demo page (npm run demo:web).
+  buildBrowserBundle().then(() => buildWebDemo()),
   build({ ...common, platform: 'node', entryPoints: ['src/index.ts'], outfile: 'dist/node/index.js', packages: 'external' }),
   // "slice86/node", and its compression worker beside it: the pool finds the worker through
   // new URL('./compress-worker.js', import.meta.url).

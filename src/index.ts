@@ -1,6 +1,8 @@
 /**
  * slice86: QEMU 7.2's fw_cfg and vmcoreinfo devices on a pc/q35 memory map, for JavaScript
  * emulators and guest-firmware tests. Browser-safe: no Node built-ins behind this entry.
+ *
+ * @module slice86
  */
 
 export { createMachine, Machine, e820Entries, type MachineOptions, type MachineState } from './machine.js';
@@ -113,3 +115,5 @@ export type { ElfInfo, ElfLoad } from './dump/read/elf.js';
 export type { KdumpInfo, KdumpSubHeader } from './dump/read/kdump.js';
 export type { WinDumpInfo, WinDumpRunInfo, WinContextInfo } from './dump/read/windows.js';
 export type { CodecTable } from './dump/read/pages.js';
+export { bootDefaultFirmware, type BootReport } from './guest/default-firmware.js';
+export type { ProbeReport, ProbeFile, ProbeE820 } from './guest/scripted-probe.js';

@@ -2,6 +2,8 @@
  * slice86/v86: QEMU 7.2's fw_cfg (ports and DMA), vmcoreinfo and the debug consoles inside a v86
  * emulator, and dumps of v86 machines in every slice86 format. It takes the V86 instance the
  * embedder created (v86 itself is not bundled) and uses no Node built-ins.
+ *
+ * @module slice86/v86
  */
 
 export { attachToV86, type V86Attachment, type V86AttachOptions } from './v86/attach.js';

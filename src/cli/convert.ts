@@ -1,23 +1,43 @@
 /**
  * `slice86 convert IN OUT --format F [--compat qemu-7.2]`: reads any dump slice86 reads (ELF,
  * flattened or raw kdump) and writes it again in any format the engine lists, through the same
- * engine a live dump uses (readDump -> toDumpSource -> dump). Also the CLI's small file helpers:
- * a synchronous RandomAccessInput over a file descriptor, and a sink that writes OUT.tmp-<pid>
- * and renames it to OUT on success or deletes it on failure. Both are private to the CLI, to be
- * replaced by src/node's file sink once that lands.
+ * engine a live dump uses (readDump -> toDumpSource -> dump), into src/node's atomic file sink:
+ * OUT appears only when the conversion succeeds; a failure or Ctrl-C leaves nothing. The portable
+ * engine is used (not the Node one) so the default flavour's zlib pages are the same bytes as in
+ * a browser. Also the CLI's synchronous RandomAccessInput over a file descriptor.
  */
 
-import { closeSync, fstatSync, ftruncateSync, openSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { createDumpEngine, type DumpEngine, type DumpFormat, type KdumpFormat } from '../dump/engine.js';
 import type { CodecName, PageCodec } from '../dump/kdump/codecs/codec.js';
 import { readDump } from '../dump/read/read-dump.js';
 import { DumpReadError } from '../dump/read/errors.js';
 import type { RandomAccessInput } from '../dump/read/input.js';
-import type { ByteSink } from '../dump/sink.js';
+import { createFileSink } from '../node/file-sink.js';
+import { createProgress, type ProgressOptions } from './progress.js';
+import { yieldingSink } from './yielding-sink.js';
 
 export interface ConvertOptions {
   readonly format: DumpFormat;
   readonly compat?: 'qemu-7.2' | undefined;
+  readonly json?: boolean;
+  readonly signal?: AbortSignal;
+  readonly progress?: ProgressOptions;
+}
+
+/** What `convert --json` prints. */
+export interface ConvertReport {
+  readonly input: string;
+  readonly inputFormat: string;
+  readonly elfClass: number;
+  readonly machine: string;
+  readonly cpus: number;
+  readonly output: string;
+  readonly format: DumpFormat;
+  readonly compat: 'qemu-7.2' | null;
+  readonly bytes: number;
+  readonly seconds: number;
+  readonly warnings: readonly string[];
 }
 
 /** A file opened for reading, read synchronously (so toDumpSource can read it lazily). */
@@ -52,64 +72,6 @@ export function openFileInput(path: string): FileInput {
   };
 }
 
-/**
- * Writes OUT.tmp-<pid> (created on the first write, mode 0600: dumps hold guest secrets), with
- * holes for zero runs and positioned writes for raw kdump; close() renames it to OUT, abort()
- * deletes it.
- */
-export class TempFileSink implements ByteSink {
-  readonly path: string;
-  readonly tempPath: string;
-  #fd: number | undefined;
-  #position = 0;
-  #extent = 0;
-
-  constructor(path: string) {
-    this.path = path;
-    this.tempPath = `${path}.tmp-${process.pid}`;
-  }
-
-  write(chunk: Uint8Array): void {
-    this.#writeAt(this.#position, chunk);
-    this.#position += chunk.length;
-  }
-
-  writeZeros(length: number): void {
-    this.#position += length;
-    this.#extent = Math.max(this.#extent, this.#position);
-  }
-
-  writeAt(offset: number, chunk: Uint8Array): void {
-    this.#writeAt(offset, chunk);
-  }
-
-  close(): void {
-    const fd = this.#open();
-    // A trailing zero run was skipped, not written: the file still has to reach its size.
-    ftruncateSync(fd, this.#extent);
-    closeSync(fd);
-    this.#fd = undefined;
-    renameSync(this.tempPath, this.path);
-  }
-
-  abort(): void {
-    if (this.#fd !== undefined) closeSync(this.#fd);
-    this.#fd = undefined;
-    rmSync(this.tempPath, { force: true });
-  }
-
-  #open(): number {
-    this.#fd ??= openSync(this.tempPath, 'w', 0o600);
-    return this.#fd;
-  }
-
-  #writeAt(offset: number, chunk: Uint8Array): void {
-    const fd = this.#open();
-    for (let done = 0; done < chunk.length;) done += writeSync(fd, chunk, done, chunk.length - done, offset + done);
-    this.#extent = Math.max(this.#extent, offset + chunk.length);
-  }
-}
-
 /** Every page codec the engine has, for reading pages of any kdump flavour it can write. */
 export function engineCodecs(engine: DumpEngine): Partial<Record<CodecName, PageCodec>> {
   const formats = { zlib: 'kdump-zlib', lzo: 'kdump-lzo', snappy: 'kdump-snappy', zstd: 'kdump-zstd' } as const;
@@ -121,23 +83,50 @@ export function engineCodecs(engine: DumpEngine): Partial<Record<CodecName, Page
   return out;
 }
 
-/** Converts IN to OUT; reports on `out` (result) and `warn` (engine warnings, in QEMU's words). */
-export async function runConvert(inPath: string, outPath: string, options: ConvertOptions, out: (line: string) => void, warn: (line: string) => void): Promise<void> {
+/**
+ * Converts IN to OUT and returns what happened; engine warnings (in QEMU's words) go to `warn` as
+ * they come. A progress bar follows the guest memory written when options.progress enables it.
+ */
+export async function convertFile(inPath: string, outPath: string, options: ConvertOptions, warn: (line: string) => void): Promise<ConvertReport> {
   const engine = await createDumpEngine();
   const input = openFileInput(inPath);
+  const progress = createProgress(`convert ${options.format}`, options.progress ?? { enabled: false });
+  const started = performance.now();
   try {
     const dump = await readDump(input, { codecs: engineCodecs(engine) });
     const source = await dump.toDumpSource();
     const result = await engine.dump(source, {
-      sink: new TempFileSink(outPath),
+      sink: yieldingSink(createFileSink(outPath)),
       format: options.format,
       compat: options.compat,
+      signal: options.signal,
+      onProgress: ({ completed, total }) => {
+        progress.update(completed, total);
+      },
       onWarning: (text) => {
         warn(`warning: ${text}`);
       },
     });
-    out(`${inPath} (${dump.format}, ELF${dump.elfClass}, ${dump.machine}, ${dump.cpus.length} CPU${dump.cpus.length === 1 ? '' : 's'}) -> ${outPath} (${result.format}${options.compat === undefined ? '' : `, ${options.compat}`}), ${result.bytesWritten} bytes`);
+    return {
+      input: inPath,
+      inputFormat: dump.format,
+      elfClass: dump.elfClass,
+      machine: dump.machine,
+      cpus: dump.cpus.length,
+      output: outPath,
+      format: result.format,
+      compat: options.compat ?? null,
+      bytes: result.bytesWritten,
+      seconds: (performance.now() - started) / 1000,
+      warnings: result.warnings,
+    };
   } finally {
+    progress.stop();
     input.close();
   }
+}
+
+/** The one line `convert` prints for people. */
+export function convertLine(r: ConvertReport): string {
+  return `${r.input} (${r.inputFormat}, ELF${r.elfClass}, ${r.machine}, ${r.cpus} CPU${r.cpus === 1 ? '' : 's'}) -> ${r.output} (${r.format}${r.compat === null ? '' : `, ${r.compat}`}), ${r.bytes} bytes`;
 }

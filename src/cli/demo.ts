@@ -1,31 +1,48 @@
 /**
- * `slice86 demo`: the main job until the CPU lands. It builds a machine, runs the scripted guest
- * (src/guest/scripted-probe.ts) against it through ports and guest RAM, and prints what the devices
- * saw: the memory map, the fw_cfg directory, e820, the vmcoreinfo record and the validated guest
- * note, the debug console, and any guest anomalies.
+ * `slice86 demo`: the README's main job. It builds a machine, boots the built-in firmware
+ * (bootDefaultFirmware: the scripted guest until the CPU lands) through ports and guest RAM, and
+ * prints what the devices saw: the memory map, the fw_cfg directory, e820, the vmcoreinfo record
+ * and the validated guest note, the debug console, and any guest anomalies. Then it dumps the
+ * machine in every format into a folder and ends with a table of format, size, time and what
+ * checked each file (src/cli/demo-dumps.ts).
  */
 
-import { createMachine, type Machine, type MachineType } from '../index.js';
+import { createMachine, type Machine } from '../machine.js';
+import type { MachineType } from '../core/memory-map.js';
 import { formatSize } from '../core/size.js';
 import { readGuestNote, type GuestNoteResult } from '../devices/vmcoreinfo-note.js';
-import { runScriptedProbe, type ProbeReport } from '../guest/scripted-probe.js';
+import { bootDefaultFirmware } from '../guest/default-firmware.js';
+import type { ProbeReport } from '../guest/scripted-probe.js';
+import { writeDemoDumps, type DemoDump } from './demo-dumps.js';
+import { formatBytes, formatSeconds, table, toJson } from './format.js';
+import type { ProgressOptions } from './progress.js';
+import { mkdirSync } from 'node:fs';
+import { basename } from 'node:path';
 
 export interface DemoOptions {
   readonly machine: MachineType;
-  readonly memory: string;
+  /** Guest RAM in bytes (the CLI parses 512M / 4G). */
+  readonly memory: number;
   readonly cpus: number;
   readonly json: boolean;
+  /** Folder for the dumps; undefined writes none. */
+  readonly out: string | undefined;
+  readonly signal?: AbortSignal;
+  readonly progress: ProgressOptions;
 }
 
-export function runDemo(options: DemoOptions, out: (line: string) => void): void {
+/** @returns false when a dump failed its read-back check (the command then exits 1). */
+export async function runDemo(options: DemoOptions, out: (line: string) => void): Promise<boolean> {
   const machine = createMachine({ machine: options.machine, memorySize: options.memory, cpus: options.cpus });
-  const report = runScriptedProbe(machine);
+  const report = bootDefaultFirmware(machine).probe;
   const record = machine.vmcoreinfo?.record;
   const note = record === undefined ? undefined : readGuestNote(machine.memory, record, { machine: 'x86_64' });
   const compatNote = record === undefined ? undefined : readGuestNote(machine.memory, record, { machine: 'x86_64', compat: 'qemu-7.2' });
+  if (options.out !== undefined) mkdirSync(options.out, { recursive: true });
   if (options.json) {
-    out(JSON.stringify(demoJson(machine, report, note, compatNote), (_k, v: unknown) => (typeof v === 'bigint' ? `0x${v.toString(16)}` : v), 2));
-    return;
+    const dumps = options.out === undefined ? [] : await writeDemoDumps(machine, options.out, options);
+    out(toJson({ ...demoJson(machine, report, note, compatNote), dumps }));
+    return dumps.every((d) => d.ok);
   }
   out(`machine ${machine.type}, ${formatSize(machine.layout.ramSize)} RAM, ${machine.cpus} CPU(s)`);
   out('guest memory blocks (as QEMU 7.2 dumps them):');
@@ -50,9 +67,26 @@ export function runDemo(options: DemoOptions, out: (line: string) => void): void
   for (const line of (machine.debugcon?.text() ?? '').trimEnd().split('\n')) out(`  | ${line}`);
   const anomalies = Object.entries(machine.diagnostics.counts());
   out(anomalies.length === 0 ? 'guest anomalies: none' : `guest anomalies: ${anomalies.map(([k, n]) => `${k} x${String(n)}`).join(', ')}`);
+  if (options.out === undefined) return true;
+  out(`dumps in ${options.out}/, each read back and compared with the machine:`);
+  const dumps = await writeDemoDumps(machine, options.out, options);
+  for (const line of dumpTable(dumps)) out(`  ${line}`);
+  const failed = dumps.filter((d) => !d.ok).length;
+  const written = dumps.filter((d) => d.refused === undefined);
+  const refused = dumps.filter((d) => d.refused !== undefined).map((d) => d.format);
+  const notWritten = refused.length === 0 ? '' : `; ${refused.join(', ')} not written (the format does not fit this guest)`;
+  out(failed === 0 ? `${written.length} dumps written and checked${notWritten}` : `${failed} of ${written.length} dumps failed their check${notWritten}`);
+  return failed === 0;
 }
 
-function demoJson(machine: Machine, report: ProbeReport, note: GuestNoteResult | undefined, compatNote: GuestNoteResult | undefined): unknown {
+function dumpTable(dumps: readonly DemoDump[]): string[] {
+  return table([
+    ['format', 'file', 'size', 'time', 'checked by'],
+    ...dumps.map((d) => [d.format, d.refused === undefined ? basename(d.file) : '-', d.refused === undefined ? formatBytes(d.bytes) : '-', formatSeconds(d.seconds * 1000), d.checkedBy]),
+  ]);
+}
+
+function demoJson(machine: Machine, report: ProbeReport, note: GuestNoteResult | undefined, compatNote: GuestNoteResult | undefined): Record<string, unknown> {
   return {
     machine: machine.type,
     ramSize: machine.layout.ramSize,

@@ -2,6 +2,8 @@
  * slice86 for Node (package entry "slice86/node", built to dist/node/node.js): everything the
  * browser-safe entry has, plus an atomic, sparse file sink, a Buffer#compare zero-page test,
  * node:zlib page compression, a worker_threads compression pool and dumpToFile.
+ *
+ * @module slice86/node
  */
 
 export * from '../index.js';
