@@ -66,7 +66,13 @@ describe.skipIf(skip !== undefined)(`SeaBIOS and a multiboot guest under v86${sk
     expect(slice.diagnostics.counts()).toEqual({});
   });
 
-  it.each(DUMP_FORMATS)('dumpV86 writes %s, which slice86 reads back with v86 registers, note and RAM', async (format) => {
+  // win-dmp needs a Windows guest; this guest's note holds Linux VMCOREINFO text (refused below).
+  const linuxFormats = DUMP_FORMATS.filter((f) => f !== 'win-dmp');
+  it('refuses win-dmp for this Linux-style note with QEMU\'s text', async () => {
+    await expect(dumpV86(machine, { sink: new MemorySink(), format: 'win-dmp', engine })).rejects.toMatchObject({ qemuMessage: 'win-dump: invalid vmcoreinfo note size' });
+  });
+
+  it.each(linuxFormats)('dumpV86 writes %s, which slice86 reads back with v86 registers, note and RAM', async (format) => {
     const sink = new MemorySink();
     const result = await dumpV86(machine, { sink, format, engine });
     expect(result.warnings).toEqual([]);
