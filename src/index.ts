@@ -5,7 +5,7 @@
  * @module slice86
  */
 
-export { createMachine, Machine, e820Entries, type MachineOptions, type MachineState } from './machine.js';
+export { createMachine, Machine, e820Entries, type MachineOptions, type MachineState, type RunOptions, type RunResult, type RunStopReason } from './machine.js';
 export { Diagnostics, GUEST_ANOMALIES, type GuestAnomaly, type AnomalyReport, type AnomalyListener } from './core/diagnostics.js';
 export {
   Slice86Error,
@@ -50,6 +50,9 @@ export {
   type SegmentName,
   type CpuRunState,
 } from './cpu/state.js';
+export { Cpu, type CpuBus } from './cpu/cpu.js';
+export { cpuidLeaf } from './cpu/cpuid.js';
+export type { CpuState } from './cpu/cpu-state.js';
 export {
   DumpEngine,
   createDumpEngine,
@@ -115,5 +118,5 @@ export type { ElfInfo, ElfLoad } from './dump/read/elf.js';
 export type { KdumpInfo, KdumpSubHeader } from './dump/read/kdump.js';
 export type { WinDumpInfo, WinDumpRunInfo, WinContextInfo } from './dump/read/windows.js';
 export type { CodecTable } from './dump/read/pages.js';
-export { bootDefaultFirmware, type BootReport } from './guest/default-firmware.js';
+export { bootDefaultFirmware, defaultFirmwareImage, DEFAULT_FIRMWARE_SHA256, type BootReport } from './guest/default-firmware.js';
 export type { ProbeReport, ProbeFile, ProbeE820 } from './guest/scripted-probe.js';

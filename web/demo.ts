@@ -1,7 +1,8 @@
 /**
  * The web demo (npm run demo:web): the published browser bundle, imported as it is, boots the
- * built-in firmware in the page and shows what the guest saw: the debug console, the fw_cfg file
- * list and the vmcoreinfo state. A firmware image can be uploaded (mapped as QEMU maps -bios), and
+ * built-in firmware (firmware/cpu/default.asm) on the CPU in the page and shows what the guest
+ * saw: the debug console, the fw_cfg file list and the vmcoreinfo state. An uploaded firmware
+ * image runs instead (mapped and started as QEMU's -bios), and
  * each dump format is offered as a download written as it streams (see download.ts). No Node APIs:
  * the build resolves ../src/index.js to ../browser/slice86.js.
  */
@@ -10,6 +11,7 @@ import {
   bootDefaultFirmware,
   createDumpEngine,
   createMachine,
+  defaultFirmwareImage,
   dumpSourceFromMachine,
   formatSize,
   readGuestNote,
@@ -18,6 +20,7 @@ import {
   type DumpFormat,
   type Machine,
   type MachineType,
+  type RunResult,
 } from '../src/index.js';
 import { save, saveMethod } from './download.js';
 
@@ -41,15 +44,15 @@ function errorLine(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-function boot(): void {
+async function boot(): Promise<void> {
   setState('booting');
   element('error', HTMLElement).textContent = '';
   try {
     const type = element('machine', HTMLSelectElement).value as MachineType;
     const memorySize = element('memory', HTMLSelectElement).value;
-    machine = createMachine({ machine: type, memorySize, ...(firmware === undefined ? {} : { firmware: firmware.bytes }) });
-    const report = bootDefaultFirmware(machine);
-    render(machine, report.firmware);
+    machine = createMachine({ machine: type, memorySize, firmware: firmware?.bytes ?? defaultFirmwareImage() });
+    const report = await bootDefaultFirmware(machine);
+    render(machine, report.run);
     setState('booted');
   } catch (error) {
     machine = undefined;
@@ -58,9 +61,10 @@ function boot(): void {
   }
 }
 
-function render(m: Machine, firmwareName: string): void {
-  const image = firmware === undefined ? 'no -bios image' : `-bios ${firmware.name} (${formatSize(firmware.bytes.length)}, mapped below 4 GiB; it runs once the CPU lands)`;
-  element('summary', HTMLElement).textContent = `${m.type}, ${formatSize(m.layout.ramSize)} RAM, ${m.cpus} CPU; booted the built-in firmware (${firmwareName}); ${image}`;
+function render(m: Machine, run: RunResult): void {
+  const image = firmware === undefined ? 'the built-in firmware (firmware/cpu/default.asm)' : `-bios ${firmware.name} (${formatSize(firmware.bytes.length)})`;
+  const why = run.reason === 'debug-exit' ? `isa-debug-exit ${String(run.exitCode)}` : run.reason;
+  element('summary', HTMLElement).textContent = `${m.type}, ${formatSize(m.layout.ramSize)} RAM, ${m.cpus} CPU; ran ${image} on the CPU: ${why} after ${run.instructions} instructions`;
 
   const rows = m.fwcfg.files().map((f) => {
     const tr = document.createElement('tr');
@@ -148,22 +152,24 @@ async function download(format: DumpFormat, button: HTMLButtonElement, state: HT
   }
 }
 
-element('boot', HTMLElement).addEventListener('click', boot);
+element('boot', HTMLElement).addEventListener('click', () => {
+  void boot();
+});
 element('firmware', HTMLInputElement).addEventListener('change', (event) => {
   const file = (event.target as HTMLInputElement).files?.[0];
   if (file === undefined) return;
   void file.arrayBuffer().then((buffer) => {
     firmware = { name: file.name, bytes: new Uint8Array(buffer) };
-    boot();
+    return boot();
   });
 });
 element('reset-firmware', HTMLElement).addEventListener('click', () => {
   firmware = undefined;
   element('firmware', HTMLInputElement).value = '';
-  boot();
+  void boot();
 });
 
-boot();
+void boot();
 void renderDownloads().then(() => {
   document.body.dataset['downloads'] = 'ready';
 }, (error: unknown) => {

@@ -1,18 +1,17 @@
 /**
- * `slice86 demo`: the README's main job. It builds a machine, boots the built-in firmware
- * (bootDefaultFirmware: the scripted guest until the CPU lands) through ports and guest RAM, and
- * prints what the devices saw: the memory map, the fw_cfg directory, e820, the vmcoreinfo record
- * and the validated guest note, the debug console, and any guest anomalies. Then it dumps the
+ * `slice86 demo`: the README's main job. It builds a machine with the built-in firmware
+ * (firmware/cpu/default.asm), runs it on the CPU from the reset vector, and prints what the
+ * devices saw: the memory map, the fw_cfg directory, e820, the vmcoreinfo record and the validated
+ * guest note, the debug console, how the CPU stopped, and any guest anomalies. Then it dumps the
  * machine in every format into a folder and ends with a table of format, size, time and what
  * checked each file (src/cli/demo-dumps.ts).
  */
 
-import { createMachine, type Machine } from '../machine.js';
+import { createMachine, e820Entries, type Machine, type RunResult } from '../machine.js';
 import type { MachineType } from '../core/memory-map.js';
 import { formatSize } from '../core/size.js';
 import { readGuestNote, type GuestNoteResult } from '../devices/vmcoreinfo-note.js';
-import { bootDefaultFirmware } from '../guest/default-firmware.js';
-import type { ProbeReport } from '../guest/scripted-probe.js';
+import { bootDefaultFirmware, defaultFirmwareImage } from '../guest/default-firmware.js';
 import { writeDemoDumps, type DemoDump } from './demo-dumps.js';
 import { formatBytes, formatSeconds, table, toJson } from './format.js';
 import type { ProgressOptions } from './progress.js';
@@ -33,15 +32,15 @@ export interface DemoOptions {
 
 /** @returns false when a dump failed its read-back check (the command then exits 1). */
 export async function runDemo(options: DemoOptions, out: (line: string) => void): Promise<boolean> {
-  const machine = createMachine({ machine: options.machine, memorySize: options.memory, cpus: options.cpus });
-  const report = bootDefaultFirmware(machine).probe;
+  const machine = createMachine({ machine: options.machine, memorySize: options.memory, cpus: options.cpus, firmware: defaultFirmwareImage() });
+  const { run } = await bootDefaultFirmware(machine);
   const record = machine.vmcoreinfo?.record;
   const note = record === undefined ? undefined : readGuestNote(machine.memory, record, { machine: 'x86_64' });
   const compatNote = record === undefined ? undefined : readGuestNote(machine.memory, record, { machine: 'x86_64', compat: 'qemu-7.2' });
   if (options.out !== undefined) mkdirSync(options.out, { recursive: true });
   if (options.json) {
     const dumps = options.out === undefined ? [] : await writeDemoDumps(machine, options.out, options);
-    out(toJson({ ...demoJson(machine, report, note, compatNote), dumps }));
+    out(toJson({ ...demoJson(machine, run, note, compatNote), dumps }));
     return dumps.every((d) => d.ok);
   }
   out(`machine ${machine.type}, ${formatSize(machine.layout.ramSize)} RAM, ${machine.cpus} CPU(s)`);
@@ -50,16 +49,18 @@ export async function runDemo(options: DemoOptions, out: (line: string) => void)
     const names = [...new Set(b.regions.map((r) => `${r.name} (${r.kind})`))];
     out(`  ${hex(b.gpa, 12)}-${hex(b.gpa + b.sizeBytes - 1, 12)}  ${names.join(', ')}`);
   }
-  out(`fw_cfg: signature "${report.signature}", id ${report.id}${report.dma ? ', DMA interface present' : ''}`);
-  out('fw_cfg directory, as the guest read it by DMA:');
-  for (const f of report.files) out(`  key 0x${f.key.toString(16)}  ${f.size.toString().padStart(6)} bytes  ${f.name}`);
+  out(`built-in firmware (firmware/cpu/default.asm) on the CPU: ${run.reason} after ${run.instructions} instructions`);
+  out('fw_cfg directory (the firmware lists it by DMA on the debug console below):');
+  for (const f of machine.fwcfg.files()) out(`  key 0x${f.key.toString(16)}  ${f.size.toString().padStart(6)} bytes  ${f.name}`);
   out('etc/e820:');
-  for (const e of report.e820) out(`  ${hex(Number(e.address), 12)} +${hex(Number(e.length), 12)}  ${e820Type(e.type)}`);
+  for (const e of e820Entries(machine.layout)) out(`  ${hex(e.address, 12)} +${hex(e.length, 12)}  ${e820Type(e.type)}`);
   if (record !== undefined && note !== undefined && compatNote !== undefined) {
-    out(`vmcoreinfo record: host_format ${record.hostFormat}, guest_format ${record.guestFormat}, size ${record.size}, paddr 0x${record.paddr.toString(16)}, ${record.hasVmcoreinfo ? 'registered' : 'not registered'} (DMA control ${String(report.vmcoreinfoControl)})`);
+    out(`vmcoreinfo record: host_format ${record.hostFormat}, guest_format ${record.guestFormat}, size ${record.size}, paddr 0x${record.paddr.toString(16)}, ${record.hasVmcoreinfo ? 'registered' : 'not registered'}`);
     if (note.note !== undefined) {
       out(`guest note "${note.note.name}", ${note.note.descSize}-byte text, ${note.note.bytes.length} bytes in a dump`);
-      out(`  NUMBER(phys_base): 0x${String(note.physBase?.toString(16))} read as Linux writes it; 0x${String(compatNote.physBase?.toString(16))} as QEMU 7.2 reads it (hex)`);
+      if (note.physBase !== undefined) {
+        out(`  NUMBER(phys_base): 0x${note.physBase.toString(16)} read as Linux writes it; 0x${String(compatNote.physBase?.toString(16))} as QEMU 7.2 reads it (hex)`);
+      }
     }
     for (const w of note.warnings) out(`  warning: ${w}`);
   }
@@ -86,14 +87,16 @@ function dumpTable(dumps: readonly DemoDump[]): string[] {
   ]);
 }
 
-function demoJson(machine: Machine, report: ProbeReport, note: GuestNoteResult | undefined, compatNote: GuestNoteResult | undefined): Record<string, unknown> {
+function demoJson(machine: Machine, run: RunResult, note: GuestNoteResult | undefined, compatNote: GuestNoteResult | undefined): Record<string, unknown> {
   return {
     machine: machine.type,
     ramSize: machine.layout.ramSize,
     cpus: machine.cpus,
     blocks: machine.memory.blocks().map((b) => ({ gpa: b.gpa, size: b.sizeBytes, regions: b.regions.map((r) => r.name) })),
-    fwcfg: { signature: report.signature, id: report.id, dma: report.dma, files: report.files },
-    e820: report.e820,
+    firmware: 'firmware/cpu/default.asm',
+    run,
+    fwcfg: { files: machine.fwcfg.files().map((f) => ({ key: f.key, size: f.size, name: f.name })) },
+    e820: e820Entries(machine.layout),
     vmcoreinfo: machine.vmcoreinfo?.record,
     guestNote: note === undefined ? undefined : {
       name: note.note?.name,

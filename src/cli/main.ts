@@ -88,7 +88,7 @@ Examples:
   program
     .command('run')
     .description("boot a firmware image as QEMU's -bios on the machine's CPU; exit status follows isa-debug-exit")
-    .argument('<firmware>', 'firmware image (a multiple of 64 KiB, as QEMU requires; mapped below 4 GiB, reset vector at its last 16 bytes)')
+    .argument('[firmware]', 'firmware image (a multiple of 64 KiB, as QEMU requires; mapped below 4 GiB, reset vector at its last 16 bytes); default: the built-in firmware/cpu/default.asm')
     .addOption(new Option('--machine <type>', 'machine type').choices(['pc', 'q35']).default('pc'))
     .option('--memory <size>', 'guest RAM, e.g. 512M or 4G', size, 128 * 2 ** 20)
     .option('--cpus <n>', 'number of CPUs (the others wait for SIPI, as QEMU shows them)', positiveInteger, 1)
@@ -101,8 +101,9 @@ Examples:
     .option('--length <bytes>', 'dump only this many bytes', integerArgument)
     .addOption(new Option('--compat <flavour>', "write QEMU's exact bytes, quirks included").choices(['qemu-7.2']))
     .option('--json', 'machine-readable output', false)
-    .action(async (firmware: string, options: Parameters<typeof runFirmware>[1]) => {
-      process.exitCode = await runFirmware(firmware, options, out);
+    .action(async (firmware: string | undefined, options: Parameters<typeof runFirmware>[1]) => {
+      // Ctrl-C stops the CPU (or the dump, deleting its temporary file) and exits 130.
+      process.exitCode = await interruptible((signal) => runFirmware(firmware, { ...options, signal }, out));
     });
   return program;
 }

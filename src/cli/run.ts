@@ -1,5 +1,5 @@
 /**
- * `slice86 run FIRMWARE`: boots a firmware image as QEMU's -bios does, on the machine's own CPU,
+ * `slice86 run [FIRMWARE]`: boots a firmware image (the built-in one by default) as QEMU's -bios does, on the machine's own CPU,
  * until it halts, writes isa-debug-exit, triple-faults or spends its instruction budget; then
  * optionally dumps the machine. The exit status follows isa-debug-exit (QEMU's (value << 1) | 1,
  * low 8 bits), so a firmware test suite runs under any test runner:
@@ -16,6 +16,7 @@ import { createMachine, type Machine, type RunResult } from '../machine.js';
 import { dumpSourceFromMachine } from '../dump/machine-source.js';
 import type { DumpFormat } from '../dump/engine.js';
 import { dumpToFile } from '../node/engine.js';
+import { defaultFirmwareImage } from '../guest/default-firmware.js';
 
 export interface RunCommandOptions {
   readonly machine: 'pc' | 'q35';
@@ -57,14 +58,14 @@ function readFirmware(path: string): Uint8Array {
 }
 
 /** Runs the command; resolves with the exit status. Typed errors propagate to main(). */
-export async function runFirmware(path: string, options: RunCommandOptions, out: (line: string) => void): Promise<number> {
+export async function runFirmware(path: string | undefined, options: RunCommandOptions, out: (line: string) => void): Promise<number> {
   if ((options.dump === undefined) !== (options.format === undefined)) {
     throw new ConfigError('invalid-option', '--dump and --format go together');
   }
   if ((options.begin === undefined) !== (options.length === undefined)) {
     throw new ConfigError('invalid-option', '--begin and --length go together');
   }
-  const machine: Machine = createMachine({ machine: options.machine, memorySize: options.memory, cpus: options.cpus, firmware: readFirmware(path) });
+  const machine: Machine = createMachine({ machine: options.machine, memorySize: options.memory, cpus: options.cpus, firmware: path === undefined ? defaultFirmwareImage() : readFirmware(path) });
   const console0 = machine.debugcon;
   const toStdout = options.debugcon === '-' && !options.json;
   if (toStdout) console0?.onOutput((byte) => process.stdout.write(String.fromCharCode(byte)));
@@ -99,7 +100,8 @@ export async function runFirmware(path: string, options: RunCommandOptions, out:
       ...(options.debugcon === '-' ? { debugcon: text } : {}),
       dump: dumpReport ?? null,
     }, null, 2));
-  } else {
+  } else if (process.stderr.isTTY) {
+    // A one-line summary for people at a terminal; scripts read the exit status (or --json).
     if (toStdout && text.length > 0 && !text.endsWith('\n')) out('');
     const why = result.reason === 'debug-exit' ? `isa-debug-exit ${String(result.exitCode)}` : result.reason;
     process.stderr.write(`slice86: ${why} after ${result.instructions} instructions (${runMs.toFixed(0)} ms)\n`);

@@ -1,26 +1,43 @@
 /**
- * The built-in firmware the demos boot, behind one call so the guest can change without touching
- * its callers (the CLI's `demo` and the web page). Today it is the scripted guest
- * (src/guest/scripted-probe.ts), which drives fw_cfg and vmcoreinfo through ports and guest RAM
- * because there is no CPU yet; when the interpreter lands it becomes a nasm program run by the CPU,
- * and this function is the only thing that changes.
+ * The built-in firmware the demos boot: firmware/cpu/default.asm (embedded as
+ * src/guest/default-firmware-image.ts), run on the machine's own CPU from the reset vector. It
+ * probes fw_cfg by ports (signature, ID, DMA), lists the file directory by DMA, registers a
+ * VMCOREINFO note with one DMA write of etc/vmcoreinfo, enters long mode with paging, prints what
+ * it did on the debug console and halts, exactly as it does under QEMU 7.2 with -bios.
  */
 
-import type { Machine } from '../machine.js';
-import { runScriptedProbe, type ProbeReport } from './scripted-probe.js';
+import { ConfigError } from '../core/errors.js';
+import type { Machine, RunResult } from '../machine.js';
+import { DEFAULT_FIRMWARE_SHA256, defaultFirmwareImage } from './default-firmware-image.js';
+
+export { defaultFirmwareImage, DEFAULT_FIRMWARE_SHA256 };
 
 export interface BootReport {
-  /** What ran: 'scripted-probe' until the CPU runs real firmware. */
-  readonly firmware: 'scripted-probe';
-  /** What the guest saw of fw_cfg: signature, id, the directory, e820, the vmcoreinfo write. */
-  readonly probe: ProbeReport;
+  /** 'built-in' for firmware/cpu/default.asm, 'custom' for any other image the machine was given. */
+  readonly firmware: 'built-in' | 'custom';
+  /** Why the CPU stopped ('halted' when the firmware finished). */
+  readonly run: RunResult;
 }
 
+/** Enough for the built-in firmware (about 12,000 instructions) and for most small custom images. */
+const BOOT_BUDGET = 50_000_000;
+
 /**
- * Boots the built-in firmware on `machine` to completion: it reads fw_cfg, prints to the debug
- * console and registers a VMCOREINFO note, all through the guest's ports and memory. A firmware
- * image given to createMachine is mapped as QEMU maps -bios, but is not executed until the CPU lands.
+ * Runs the firmware the machine was created with (`firmware: defaultFirmwareImage()` for the
+ * built-in one) until it halts, exits through isa-debug-exit, triple-faults or spends its budget.
+ * @throws ConfigError 'invalid-option' if the machine has no firmware image.
  */
-export function bootDefaultFirmware(machine: Machine): BootReport {
-  return { firmware: 'scripted-probe', probe: runScriptedProbe(machine) };
+export async function bootDefaultFirmware(machine: Machine, options: { readonly maxInstructions?: number } = {}): Promise<BootReport> {
+  if (machine.layout.firmwareSize === 0) {
+    throw new ConfigError('invalid-option', 'the machine has no firmware image: create it with firmware: defaultFirmwareImage() (or your own -bios image)');
+  }
+  const firmware = sameBytes(machine.memory.read(2 ** 32 - machine.layout.firmwareSize, machine.layout.firmwareSize), defaultFirmwareImage()) ? 'built-in' : 'custom';
+  const run = await machine.run({ maxInstructions: options.maxInstructions ?? BOOT_BUDGET });
+  return { firmware, run };
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

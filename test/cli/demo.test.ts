@@ -43,7 +43,7 @@ describe('slice86 demo', () => {
     expect(json.ramSize).toBe(32 * 2 ** 20);
     expect(json.fwcfg.files.map((f) => f.name)).toContain('etc/vmcoreinfo');
     expect(json.vmcoreinfo.hasVmcoreinfo).toBe(true);
-    expect(json.debugcon).toContain('vmcoreinfo note at 0x90000 registered, control 0');
+    expect(json.debugcon).toContain('vmcoreinfo note at 0000a000 size 0040');
     expect(json.dumps.map((d) => d.format)).toEqual([...DUMP_FORMATS]);
     expect(json.dumps.every((d) => d.ok)).toBe(true);
     // win-dmp needs a Windows guest (QEMU refuses it for any other): a row, but no file.
@@ -65,13 +65,13 @@ describe('slice86 demo', () => {
     expect({ status, stderr }).toEqual({ status: 0, stderr: '' });
     expect(stdout).toContain('machine q35, 64M RAM, 1 CPU(s)');
     expect(stdout).toContain('etc/smi/features-ok');
-    expect(stdout).toContain('  | vmcoreinfo note at 0x90000 registered, control 0');
+    expect(stdout).toContain('  | vmcoreinfo note at 0000a000 size 0040');
     expect(stdout).toMatch(/ {2}format +file +size +time +checked by\n/);
-    expect(stdout).toMatch(/ {2}kdump-raw-zstd +vmcore-zstd\.kdump +[\d.]+ KiB +[\d.]+ s +slice86 readDump: kdump-raw zstd, 1 range, 64 MiB equal, VMCOREINFO, 1 CPU(; file\(1\): Kdump compressed dump v6)?\n/);
+    expect(stdout).toMatch(/ {2}kdump-raw-zstd +vmcore-zstd\.kdump +[\d.]+ KiB +[\d.]+ s +slice86 readDump: kdump-raw zstd, 2 ranges, 64.0625 MiB equal, VMCOREINFO, 1 CPU(; file\(1\): Kdump compressed dump v6)?\n/);
     // file(1), where installed, is a second opinion on every file.
     if (missingTool('file') === undefined) {
-      expect(stdout).toContain('vmcore.elf           64.0 MiB');
-      expect(stdout).toMatch(/slice86 readDump: elf, 1 range, 64 MiB equal, VMCOREINFO, 1 CPU; file\(1\): ELF 32-bit LSB core file\n/);
+      expect(stdout).toContain('vmcore.elf           64.1 MiB');
+      expect(stdout).toMatch(/slice86 readDump: elf, 2 ranges, 64.0625 MiB equal, VMCOREINFO, 1 CPU; file\(1\): ELF 64-bit LSB core file\n/);
       expect(stdout).toMatch(/1 CPU; file\(1\): Flattened kdump compressed dump v6\n/);
     }
     expect(stdout).toMatch(/ {2}win-dmp +- +- +[\d.]+ s +not written: win-dump: invalid vmcoreinfo note size\n/);

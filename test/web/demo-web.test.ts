@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bootDefaultFirmware, createMachine, createZstdCodec, inputFromBytes, readDump, type Machine } from '../../src/index.js';
+import { bootDefaultFirmware, createMachine, createZstdCodec, defaultFirmwareImage, inputFromBytes, readDump, type Machine } from '../../src/index.js';
 import { readmeExamples } from '../docs/examples.js';
 import { missingTool } from '../support/tools.js';
 
@@ -77,9 +77,9 @@ afterAll(async () => {
 });
 
 /** The machine the page boots by default (pc, 32 MiB), booted the same way in Node. */
-function nodeMachine(): Machine {
-  const machine = createMachine({ machine: 'pc', memorySize: '32M' });
-  bootDefaultFirmware(machine);
+async function nodeMachine(): Promise<Machine> {
+  const machine = createMachine({ machine: 'pc', memorySize: '32M', firmware: defaultFirmwareImage() });
+  await bootDefaultFirmware(machine);
   return machine;
 }
 
@@ -94,12 +94,13 @@ async function download(format: string): Promise<{ bytes: Uint8Array; name: stri
 }
 
 async function expectSameMemory(bytes: Uint8Array, expectedFormat: string): Promise<void> {
-  const machine = nodeMachine();
+  const machine = await nodeMachine();
   const dump = await readDump(inputFromBytes(bytes), { codecs: { zstd: await createZstdCodec() } });
   expect(dump.format).toBe(expectedFormat);
   expect(dump.vmcoreinfo).toContain('OSRELEASE=6.1.0-slice86');
-  // The reader merges adjacent blocks; a 32 MiB pc guest is one run of memory from 0.
-  expect(dump.ranges).toEqual([{ gpa: 0, size: 32 * 2 ** 20 }]);
+  // The reader merges adjacent blocks: a 32 MiB pc guest is one run of memory from 0, plus the
+  // 64 KiB firmware image below 4 GiB.
+  expect(dump.ranges).toEqual([{ gpa: 0, size: 32 * 2 ** 20 }, { gpa: 2 ** 32 - 0x10000, size: 0x10000 }]);
   for (const block of machine.memory.blocks()) {
     const got = new Uint8Array(block.sizeBytes);
     await dump.readPhysical(block.gpa, got);
@@ -109,7 +110,7 @@ async function expectSameMemory(bytes: Uint8Array, expectedFormat: string): Prom
 
 describe.skipIf(skip !== undefined)(`web demo in Chromium${skip === undefined ? '' : ` (skipped: ${skip})`}`, () => {
   it('boots the built-in firmware: debug console, fw_cfg files, vmcoreinfo state', async () => {
-    const expected = nodeMachine();
+    const expected = await nodeMachine();
     expect(await page.textContent('#console')).toBe(expected.debugcon?.text());
     const names = await page.locator('#fwcfg tr td:nth-child(3)').allTextContents();
     expect(names).toEqual(expected.fwcfg.files().map((f) => f.name));
@@ -150,8 +151,8 @@ describe.skipIf(skip !== undefined)(`web demo in Chromium${skip === undefined ? 
     await other.goto(url.replace(/web\/$/, 'web/readme-example.html'));
     await other.locator('#out', { hasText: 'range' }).waitFor();
     const text = (await other.textContent('#out')) ?? '';
-    expect(text).toContain('vmcoreinfo note at 0x90000 registered, control 0');
-    expect(text).toMatch(/kdump-flattened: \d+ bytes, 1 range\(s\)$/);
+    expect(text).toContain('vmcoreinfo note at 0000a000 size 0040');
+    expect(text).toMatch(/kdump-flattened: \d+ bytes, 2 range\(s\)$/); // RAM, and the firmware below 4 GiB
     expect(errors).toEqual([]);
     await other.close();
   });
