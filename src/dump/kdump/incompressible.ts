@@ -1,24 +1,24 @@
 /**
  * A cheap test for pages no kdump codec can shrink, so the default flavour stores them raw
  * without running the codec (QEMU and the 'qemu-7.2' flavour always try, then store raw). On
- * random pages it costs about a fifth of what zlib level 1 spends failing on them.
+ * random pages it costs under a tenth of what zlib level 1 spends failing on them.
  *
  * A page counts as incompressible when both ways a codec gains fail it:
- *  - entropy coding: its bytes are near uniformly spread (order-0 entropy above 7.85 bits a
- *    byte; a random page measures 7.94-7.97), so a Huffman code saves at most 2% of the page,
- *    no more than a deflate block's code tables cost;
- *  - matches: no 32 aligned bytes repeat earlier ones (hasRepeat). Shorter repeats in random
- *    data did not pay for themselves in zlib; longer ones (a repeated half, a copied structure,
- *    64 zero bytes) are caught.
+ *  - entropy coding: its bytes are near uniformly spread. Measured on a 1 KiB sample (128 bytes
+ *    of every 512, so no stretch of 384 bytes or more goes unseen): above 7.6 bits a byte, where
+ *    random data measures 7.73-7.87 and text, code and tables 4-7, a Huffman code saves at most
+ *    about 2% of the page, no more than a deflate block's code tables cost;
+ *  - matches: no 32 aligned bytes repeat earlier ones anywhere in the page (hasRepeat). Shorter
+ *    repeats in random data did not pay for themselves in zlib; longer ones (a repeated half, a
+ *    copied structure, 64 zero bytes) are caught.
  * A miss only costs ratio: the page is stored raw, which every reader takes.
- * The first 1 KiB is screened first: text, code and tables fall far below its bar (a random
- * 1 KiB measures about 7.8 bits, text 4-6), so only random-looking pages pay for the rest.
  */
 
-const SAMPLE_BYTES = 1024;
+const PIECE_BYTES = 128;
+const PIECE_STRIDE = 512;
 const SAMPLE_ENTROPY_BAR = 7.6;
-const PAGE_ENTROPY_BAR = 7.85;
-const MAX_PAGE = 4096;
+const PAGE_BYTES = 4096;
+const SAMPLE_BYTES = (PAGE_BYTES / PIECE_STRIDE) * PIECE_BYTES;
 /** Repeats of at least this many words (32 bytes) make a page worth trying. */
 const MIN_REPEAT_WORDS = 8;
 const HASH_BITS = 11;
@@ -27,21 +27,19 @@ const HASH_MULTIPLIER = 0x9e3779b1 | 0;
 
 /** Byte counts, four tables side by side (one per byte lane of a word) so increments in a row rarely wait on each other. */
 const counts = new Uint32Array(4 * 256);
-/** c * log2(c) for every count a page can have. */
-const C_LOG_C = Float64Array.from({ length: MAX_PAGE + 1 }, (_, c) => (c === 0 ? 0 : c * Math.log2(c)));
-/** The last 4-byte key seen in each hash slot, and where (position + base; see lzo1x.ts). */
+/** c * log2(c) for every count a sample can have. */
+const C_LOG_C = Float64Array.from({ length: SAMPLE_BYTES + 1 }, (_, c) => (c === 0 ? 0 : c * Math.log2(c)));
+/** The last 4-byte key seen in each hash slot, and where (position + base). */
 const slotKeys = new Int32Array(1 << HASH_BITS);
 const slotPositions = new Int32Array(1 << HASH_BITS);
 let nextBase = 1;
 
-/** True when `page` (1-4 KiB, 4-byte aligned) is random-looking enough to store raw untried. */
+/** True when `page` (a 4-byte aligned 4 KiB page) is random-looking enough to store raw untried. */
 export function looksIncompressible(page: Uint8Array): boolean {
-  if (page.length < SAMPLE_BYTES || page.length > MAX_PAGE || page.length % 4 !== 0 || page.byteOffset % 4 !== 0) return false;
+  if (page.length !== PAGE_BYTES || page.byteOffset % 4 !== 0) return false;
   counts.fill(0);
-  countBytes(page, 0, SAMPLE_BYTES);
-  if (entropy(SAMPLE_BYTES) <= SAMPLE_ENTROPY_BAR) return false;
-  countBytes(page, SAMPLE_BYTES, page.length);
-  return entropy(page.length) > PAGE_ENTROPY_BAR && !hasRepeat(page);
+  for (let at = 0; at < PAGE_BYTES; at += PIECE_STRIDE) countBytes(page, at, at + PIECE_BYTES);
+  return entropy(SAMPLE_BYTES) > SAMPLE_ENTROPY_BAR && !hasRepeat(page);
 }
 
 /** Adds page[from, to) (4-byte aligned) to the counts, a word at a time. */
