@@ -4,8 +4,8 @@
  *  1. Guests of 1 GiB and 4 GiB, pages shuffled 25% random, 25% text-like, 50% zero. Every
  *     format the Node engine offers (flattened kdump twins only) is dumped to a file in a
  *     temporary directory with the Node file sink: guest GiB/s, median of 3 after one untimed
- *     ELF dump, and peak RSS beyond guest RAM (sampled every MiB of progress, minus the RSS after
- *     the fill and the warm-up).
+ *     ELF dump, and peak RSS beyond guest RAM (sampled every MiB of progress, minus the RSS just
+ *     before that dump, which holds the filled guest; the largest of the rounds).
  *  2. Side by side, when qemu-system-x86_64 is installed: QEMU with a guest of the same size whose
  *     RAM is a memory-backend-file holding the same bytes, paused (-S), timing QMP
  *     dump-guest-memory for elf and kdump-zlib (Debian's 7.2 has neither lzo nor snappy), rounds
@@ -149,13 +149,15 @@ async function writeRamImage(machine: Machine, path: string): Promise<void> {
 
 interface Run {
   readonly seconds: number;
+  /** Peak RSS during the dump minus the RSS just before it: what the dump added to the process. */
   readonly peakRssBytes: number;
   readonly fileBytes: number;
   readonly diskBytes: number;
 }
 
 async function dumpOurs(engine: NodeDumpEngine, source: DumpSource, format: DumpFormat, path: string, compat?: 'qemu-7.2'): Promise<Run> {
-  let peak = process.memoryUsage.rss();
+  const before = process.memoryUsage.rss();
+  let peak = before;
   let nextSample = 0;
   const start = process.hrtime.bigint();
   await dumpToFile(source, path, {
@@ -173,7 +175,7 @@ async function dumpOurs(engine: NodeDumpEngine, source: DumpSource, format: Dump
   const info = await stat(path);
   await rm(path, { force: true });
   settle();
-  return { seconds: elapsed, peakRssBytes: peak, fileBytes: info.size, diskBytes: info.blocks * 512 };
+  return { seconds: elapsed, peakRssBytes: peak - before, fileBytes: info.size, diskBytes: info.blocks * 512 };
 }
 
 /** Waits until the disk is idle: the removed file's writeback and discards stay out of the next run. */
@@ -354,7 +356,6 @@ async function benchGuest(sizeText: string, dir: string, withQemu: boolean, page
   // them in (our zero pages, QEMU's tmpfs mapping), which is set-up, not dumping.
   await dumpOurs(engine, source, 'elf', join(dir, 'warm-up'));
   await qemu?.dump('elf', join(dir, 'warm-up'));
-  const baseRss = process.memoryUsage.rss();
   console.log('Dump of a %s guest to a file (%d random, %d text, %d zero pages; GiB/s median (min-max) of %d after a warm-up%s)',
     sizeText, counts.random, counts.text, counts.zero, ROUNDS, qemu === undefined ? '' : `, interleaved with ${QEMU} rounds`);
   console.log('  %s %s %s %s %s %s %s %s %s', pad('format', 14), pad('ours GiB/s', 20), pad('peak RSS+', 10), pad('file/disk MiB', 14),
@@ -370,7 +371,7 @@ async function benchGuest(sizeText: string, dir: string, withQemu: boolean, page
         if (pageLoop !== undefined && cLoopFormats.includes(format)) loop.push(await cLoop(pageLoop, format, image, join(dir, `loop.${format}`)));
       }
       const oursRate = rate(sizeBytes, ours);
-      const peak = Math.max(...ours.map((r) => r.peakRssBytes)) - baseRss;
+      const peak = Math.max(...ours.map((r) => r.peakRssBytes));
       const last = ours.at(-1);
       const files = last === undefined ? '' : `${(last.fileBytes / MiB).toFixed(0)}/${(last.diskBytes / MiB).toFixed(0)}`;
       const qemuRate = theirs.length > 0 ? rate(sizeBytes, theirs) : undefined;
