@@ -4,31 +4,41 @@
  *  1. Guests of 1 GiB and 4 GiB, pages shuffled 25% random, 25% text-like, 50% zero. Every
  *     format the Node engine offers (flattened kdump twins only) is dumped to a file in a
  *     temporary directory with the Node file sink: guest GiB/s, median of 3 after one untimed
- *     ELF dump, and peak RSS beyond guest RAM (sampled every MiB of progress, minus the RSS after
- *     the fill and the warm-up).
+ *     ELF dump, and peak RSS beyond guest RAM (sampled every MiB of progress, minus the RSS just
+ *     before that dump, which holds the filled guest; the largest of the rounds).
  *  2. Side by side, when qemu-system-x86_64 is installed: QEMU with a guest of the same size whose
  *     RAM is a memory-backend-file holding the same bytes, paused (-S), timing QMP
  *     dump-guest-memory for elf and kdump-zlib (Debian's 7.2 has neither lzo nor snappy), rounds
- *     interleaved with ours so machine noise hits both. win-dmp needs a Windows-like guest: ours
- *     gets test/support/windows-guest.ts's structures with runs over all RAM, QEMU runs
- *     firmware/golden/win-dmp-guest-x64.bin (fault "W": the same runs) over the same RAM image
- *     until it is ready, then stops it.
+ *     interleaved with ours so machine noise hits both. QEMU's time runs from the command to its
+ *     reply, which QEMU sends after the dump's file is written and closed (no detach); its boot
+ *     and a first, untimed dump come before. Every dump, ours or QEMU's, goes to the same
+ *     directory, and after each the file is removed and `sync` waits until the disk is idle, so
+ *     one run's writeback (and the discards of its deleted blocks) never lands in the next.
+ *     win-dmp needs a Windows-like guest: ours gets test/support/windows-guest.ts's structures
+ *     with runs over all RAM, QEMU runs firmware/golden/win-dmp-guest-x64.bin (fault "W": the
+ *     same runs) over the same RAM image until it is ready, then stops it.
+ *  2b. For the codecs Debian's QEMU lacks, a stand-in for what QEMU would do, labelled "C loop":
+ *     QEMU's page loop (zero test, compress each page with the codec's C library, 16 KiB
+ *     flattened pieces) in C (bench/kdump-page-loop.c, compiled with cc against liblzo2,
+ *     libsnappy and zlib when they are installed) on the same RAM image. It runs for zlib too,
+ *     next to real QEMU, which shows how close the stand-in comes to QEMU.
  *  3. The measurements behind the Node defaults, on a 256 MiB guest of the same mix: kdump-zlib
  *     in the calling thread against worker pools, and node:zlib against pako (qemu-7.2 flavour).
  * Knobs: SLICE86_BENCH_DUMP_SIZES=1G,4G, SLICE86_BENCH_DUMP_FORMATS=elf,kdump-zlib,
- * SLICE86_BENCH_QEMU=0 (ours only), SLICE86_BENCH_DUMP_DEFAULTS=0 (skip 3).
+ * SLICE86_BENCH_QEMU=0 (ours only), SLICE86_BENCH_C_LOOP=0 (no stand-in), SLICE86_BENCH_DUMP_DEFAULTS=0 (skip 3).
  * Targets (the issue): ELF >= 2x QEMU, kdump-zlib >= 2x QEMU, kdump-lzo/snappy >= QEMU, win-dmp
  * >= QEMU, peak memory beyond guest RAM < 64 MiB.
  */
 
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { mkdtemp, open, rm, stat } from 'node:fs/promises';
 import { createConnection, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createMachine, dumpSourceFromMachine, parseSize, type DumpFormat, type DumpSource, type Machine } from '../src/index.js';
 import { createNodeDumpEngine, dumpToFile, type NodeDumpEngine } from '../src/node/index.js';
@@ -43,6 +53,9 @@ const QEMU = 'qemu-system-x86_64';
 const QEMU_FORMATS: readonly DumpFormat[] = ['elf', 'kdump-zlib', 'win-dmp'];
 const TARGETS: Partial<Record<DumpFormat, number>> = { elf: 2, 'kdump-zlib': 2, 'kdump-lzo': 1, 'kdump-snappy': 1, 'win-dmp': 1 };
 const WIN_FIRMWARE = new URL('../../firmware/golden/win-dmp-guest-x64.bin', import.meta.url);
+/** The codecs the C-loop stand-in runs, and the libraries it links (Debian's multiarch paths). */
+const C_LOOP_CODECS: Partial<Record<DumpFormat, string>> = { 'kdump-zlib': 'zlib', 'kdump-lzo': 'lzo', 'kdump-snappy': 'snappy' };
+const C_LOOP_LIBRARIES = ['/usr/lib/x86_64-linux-gnu/liblzo2.so.2', '/usr/lib/x86_64-linux-gnu/libsnappy.so.1'];
 
 function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -156,13 +169,15 @@ async function writeRamImage(machine: Machine, path: string): Promise<void> {
 
 interface Run {
   readonly seconds: number;
+  /** Peak RSS during the dump minus the RSS just before it: what the dump added to the process. */
   readonly peakRssBytes: number;
   readonly fileBytes: number;
   readonly diskBytes: number;
 }
 
 async function dumpOurs(engine: NodeDumpEngine, source: DumpSource, format: DumpFormat, path: string, compat?: 'qemu-7.2'): Promise<Run> {
-  let peak = process.memoryUsage.rss();
+  const before = process.memoryUsage.rss();
+  let peak = before;
   let nextSample = 0;
   const start = process.hrtime.bigint();
   await dumpToFile(source, path, {
@@ -179,7 +194,39 @@ async function dumpOurs(engine: NodeDumpEngine, source: DumpSource, format: Dump
   peak = Math.max(peak, process.memoryUsage.rss());
   const info = await stat(path);
   await rm(path, { force: true });
-  return { seconds: elapsed, peakRssBytes: peak, fileBytes: info.size, diskBytes: info.blocks * 512 };
+  settle();
+  return { seconds: elapsed, peakRssBytes: peak - before, fileBytes: info.size, diskBytes: info.blocks * 512 };
+}
+
+/** Waits until the disk is idle: the removed file's writeback and discards stay out of the next run. */
+function settle(): void {
+  spawnSync('sync', { stdio: 'ignore' });
+}
+
+// ---------------------------------------------------------------------------------------------
+// The C-loop stand-in for codecs Debian's QEMU lacks
+
+/**
+ * Compiles bench/kdump-page-loop.c into `dir` (found beside this file in the sources, or two
+ * levels up from dist/bench); undefined when cc, the source or a library is missing.
+ */
+function buildPageLoop(dir: string): string | undefined {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const source = [join(here, 'kdump-page-loop.c'), join(here, '..', '..', 'bench', 'kdump-page-loop.c')].find((p) => existsSync(p));
+  if (source === undefined || !C_LOOP_LIBRARIES.every((l) => existsSync(l))) return undefined;
+  const binary = join(dir, 'kdump-page-loop');
+  const cc = spawnSync('cc', ['-O2', '-o', binary, source, ...C_LOOP_LIBRARIES, '-lz'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  return cc.status === 0 ? binary : undefined;
+}
+
+async function cLoop(binary: string, format: DumpFormat, image: string, path: string): Promise<Run> {
+  const codec = C_LOOP_CODECS[format];
+  if (codec === undefined) throw new Error(`no C loop for ${format}`);
+  const { stdout } = await promisify(execFile)(binary, [image, codec, path]);
+  const info = await stat(path);
+  await rm(path, { force: true });
+  settle();
+  return { seconds: Number(stdout.trim()), peakRssBytes: 0, fileBytes: info.size, diskBytes: info.blocks * 512 };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -286,6 +333,7 @@ class QemuGuest {
     const elapsed = seconds(start);
     const info = await stat(path);
     await rm(path, { force: true });
+    settle();
     return { seconds: elapsed, peakRssBytes: 0, fileBytes: info.size, diskBytes: info.blocks * 512 };
   }
 
@@ -321,7 +369,7 @@ function pad(text: string, width: number): string {
   return text.padEnd(width);
 }
 
-async function benchGuest(sizeText: string, dir: string, withQemu: boolean): Promise<void> {
+async function benchGuest(sizeText: string, dir: string, withQemu: boolean, pageLoop: string | undefined): Promise<void> {
   const sizeBytes = parseSize(sizeText);
   const machine = createMachine({ memorySize: sizeText });
   const counts = fillGuest(machine, 0x5eed);
@@ -335,19 +383,17 @@ async function benchGuest(sizeText: string, dir: string, withQemu: boolean): Pro
   // throttles both dumpers' writes for the first minutes.
   const imageDir = existsSync('/dev/shm') ? await mkdtemp('/dev/shm/slice86-bench-') : dir;
   const image = join(imageDir, `ram-${sizeText}.img`);
-  if (withQemu) {
-    await writeRamImage(machine, image);
-    qemu = await QemuGuest.start(sizeBytes, image, dir);
-  }
+  const cLoopFormats = pageLoop === undefined ? [] : formats.filter((f) => C_LOOP_CODECS[f] !== undefined);
+  if (withQemu || cLoopFormats.length > 0) await writeRamImage(machine, image);
+  if (withQemu) qemu = await QemuGuest.start(sizeBytes, image, dir);
   // One untimed ELF dump each first: both sides' first reads of never-touched guest pages fault
   // them in (our zero pages, QEMU's tmpfs mapping), which is set-up, not dumping.
   await dumpOurs(engine, source, 'elf', join(dir, 'warm-up'));
   await qemu?.dump('elf', join(dir, 'warm-up'));
-  const baseRss = process.memoryUsage.rss();
   console.log('Dump of a %s guest to a file (%d random, %d text, %d zero pages; GiB/s median (min-max) of %d after a warm-up%s)',
     sizeText, counts.random, counts.text, counts.zero, ROUNDS, qemu === undefined ? '' : `, interleaved with ${QEMU} rounds`);
-  console.log('  %s %s %s %s %s %s %s', pad('format', 14), pad('ours GiB/s', 20), pad('peak RSS+', 10), pad('file/disk MiB', 16),
-    pad('QEMU GiB/s', 20), pad('ours/QEMU', 10), 'target');
+  console.log('  %s %s %s %s %s %s %s %s %s', pad('format', 14), pad('ours GiB/s', 20), pad('peak RSS+', 10), pad('file/disk MiB', 14),
+    pad('QEMU GiB/s', 20), pad('ours/QEMU', 10), pad('C loop GiB/s', 20), pad('ours/C loop', 12), 'target');
   try {
     for (const format of formats) {
       const ours: Run[] = [];
@@ -357,19 +403,26 @@ async function benchGuest(sizeText: string, dir: string, withQemu: boolean): Pro
         await qemu.stop();
         qemu = await QemuGuest.start(sizeBytes, image, dir, fileURLToPath(WIN_FIRMWARE));
       }
+      const loop: Run[] = [];
       for (let round = 0; round < ROUNDS; round++) {
         ours.push(await dumpOurs(engine, format === 'win-dmp' ? winSource : source, format, join(dir, `ours.${format}`)));
         if (qemu !== undefined && QEMU_FORMATS.includes(format)) theirs.push(await qemu.dump(format, join(dir, `qemu.${format}`)));
+        if (pageLoop !== undefined && cLoopFormats.includes(format)) loop.push(await cLoop(pageLoop, format, image, join(dir, `loop.${format}`)));
       }
       const oursRate = rate(sizeBytes, ours);
-      const peak = Math.max(...ours.map((r) => r.peakRssBytes)) - baseRss;
+      const peak = Math.max(...ours.map((r) => r.peakRssBytes));
       const last = ours.at(-1);
       const files = last === undefined ? '' : `${(last.fileBytes / MiB).toFixed(0)}/${(last.diskBytes / MiB).toFixed(0)}`;
       const qemuRate = theirs.length > 0 ? rate(sizeBytes, theirs) : undefined;
+      const loopRate = loop.length > 0 ? rate(sizeBytes, loop) : undefined;
       const target = TARGETS[format];
-      console.log('  %s %s %s %s %s %s %s', pad(format, 14), pad(rates(sizeBytes, ours), 20), pad(`${(peak / MiB).toFixed(1)} MiB`, 10), pad(files, 16),
+      console.log('  %s %s %s %s %s %s %s %s %s', pad(format, 14), pad(rates(sizeBytes, ours), 20), pad(`${(peak / MiB).toFixed(1)} MiB`, 10), pad(files, 14),
         pad(theirs.length > 0 ? rates(sizeBytes, theirs) : '-', 20), pad(qemuRate === undefined ? '-' : (oursRate / qemuRate).toFixed(2), 10),
+        pad(loop.length > 0 ? rates(sizeBytes, loop) : '-', 20), pad(loopRate === undefined ? '-' : (oursRate / loopRate).toFixed(2), 12),
         target === undefined ? '' : `>= ${target}x QEMU; RSS+ < 64 MiB`);
+    }
+    if (cLoopFormats.length > 0) {
+      console.log('  C loop: a stand-in for QEMU where Debian\'s build lacks the codec: QEMU\'s kdump page loop in C with the codec\'s C library (bench/kdump-page-loop.c)');
     }
   } finally {
     await qemu?.stop();
@@ -415,7 +468,9 @@ export async function benchDump(): Promise<void> {
   try {
     if (!withQemu) console.log('%s not found (or SLICE86_BENCH_QEMU=0): our figures only', QEMU);
     if (process.env['SLICE86_BENCH_DUMP_DEFAULTS'] !== '0') await benchDefaults(dir);
-    for (const size of sizes) await benchGuest(size, dir, withQemu);
+    const pageLoop = process.env['SLICE86_BENCH_C_LOOP'] === '0' ? undefined : buildPageLoop(dir);
+    if (pageLoop === undefined) console.log('no C-loop stand-in (needs cc, liblzo2 and libsnappy; or SLICE86_BENCH_C_LOOP=0)');
+    for (const size of sizes) await benchGuest(size, dir, withQemu, pageLoop);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

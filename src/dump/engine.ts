@@ -164,7 +164,7 @@ export class DumpEngine {
         const layout = layoutElf(source.cpus, source.blocks, filtered, mappings, notes.bytes.length, flavour === 'default');
         await writeElf(layout, elfHeaderBytes(layout, notes.bytes, flavour === 'qemu-7.2'), ctx);
       } else {
-        await writeKdumpFormat(source, notes, note, elfClass, this.#compressorFor(codec), !format.startsWith('kdump-raw-'), ctx);
+        await writeKdumpFormat(source, notes, note, elfClass, this.#compressorFor(codec), { flattened: !format.startsWith('kdump-raw-'), flavour }, ctx);
       }
       await closeSink(options.sink);
       this.#finish({ status: 'completed', completed: ctx.completed, total: this.#status.total });
@@ -211,7 +211,7 @@ async function writeKdumpFormat(
   note: GuestNoteResult,
   elfClass: 32 | 64,
   compressor: PageCompressor,
-  flattened: boolean,
+  how: { flattened: boolean; flavour: DumpFlavour },
   ctx: DumpContext,
 ): Promise<void> {
   const pfns = dumpablePfns(source.blocks);
@@ -222,7 +222,16 @@ async function writeKdumpFormat(
   const vmcoreinfo = guest?.isVmcoreinfo === true && notes.guestNoteOffset !== undefined
     ? { vmcoreinfoOffset: layout.noteOffset + notes.guestNoteOffset + guest.descOffset, vmcoreinfoSize: guest.descSize }
     : { vmcoreinfoOffset: 0, vmcoreinfoSize: 0 };
-  await writeKdump(source, { layout, pfns, notes: notes.bytes, compressor, flattened, subHeader: { physBase: note.physBase ?? 0n, ...vmcoreinfo } }, ctx);
+  await writeKdump(source, {
+    layout,
+    pfns,
+    notes: notes.bytes,
+    compressor,
+    flattened: how.flattened,
+    // QEMU runs the codec on every non-zero page; the default flavour skips slow codecs on random-looking ones.
+    storeIncompressible: how.flavour === 'default' && compressor.codec.slowToFail === true,
+    subHeader: { physBase: note.physBase ?? 0n, ...vmcoreinfo },
+  }, ctx);
 }
 
 function describe(error: unknown): string {

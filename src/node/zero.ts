@@ -13,6 +13,8 @@ const ZERO_PAGE = Buffer.alloc(ZERO_PAGE_BYTES);
 
 /** True when every byte of `bytes` is zero. */
 export const isZeroPage: ZeroTest = (bytes) => {
+  // Most non-zero pages start or end with a non-zero byte: two reads spare them the native call.
+  if (bytes.length > 0 && (bytes[0] !== 0 || bytes[bytes.length - 1] !== 0)) return false;
   for (let at = 0; at < bytes.length; at += ZERO_PAGE_BYTES) {
     const end = Math.min(at + ZERO_PAGE_BYTES, bytes.length);
     if (ZERO_PAGE.compare(bytes, at, end, 0, end - at) !== 0) return false;

@@ -3,6 +3,7 @@ import { inflate } from 'pako';
 import { describe, expect, it } from 'vitest';
 import { CODEC_OUT_BYTES } from '../../src/index.js';
 import { nodeZlibCodec } from '../../src/node/index.js';
+import { nodeZlibUsesReusedHandle } from '../../src/node/zlib-codec.js';
 import { fillPage, xorshift } from './support.js';
 
 const PAGE = 4096;
@@ -55,19 +56,26 @@ function craftedPages(): { label: string; page: Uint8Array }[] {
 }
 
 describe('nodeZlibCodec', () => {
-  it('makes zlib streams (78 01) that pako inflates, or declines pages it cannot shrink', () => {
+  it('makes zlib streams with a 4 KiB window (48 0d) that pako inflates, or declines pages it cannot shrink', () => {
     const out = new Uint8Array(CODEC_OUT_BYTES);
     const back = new Uint8Array(PAGE);
     for (const { label, page } of craftedPages()) {
       const size = nodeZlibCodec.compress(page, out);
-      const deflated = deflateSync(page, { level: 1 }).length;
-      expect(size, label).toBe(deflated < PAGE ? deflated : -1);
+      const deflated = deflateSync(page, { level: 1, windowBits: 12 });
+      expect(size, label).toBe(deflated.length < PAGE ? deflated.length : -1);
       if (size < 0) continue;
-      expect([out[0], out[1]]).toEqual([0x78, 0x01]);
+      // The reused deflate handle makes deflateSync's exact bytes, page after page.
+      expect(Buffer.compare(out.subarray(0, size), deflated), label).toBe(0);
+      // RFC 1950: CM 8 with CINFO 4 (a 4 KiB window), FLEVEL 0 (fastest), FCHECK making it a multiple of 31.
+      expect([out[0], out[1]]).toEqual([0x48, 0x0d]);
       expect(Buffer.compare(inflate(out.subarray(0, size)), page)).toBe(0);
       expect(nodeZlibCodec.decompress(out.subarray(0, size), back)).toBe(PAGE);
       expect(Buffer.compare(back, page)).toBe(0);
     }
+  });
+
+  it('compresses through one reused deflate handle on this Node (deflateSync is the fallback)', () => {
+    expect(nodeZlibUsesReusedHandle()).toBe(true);
   });
 
   it('refuses a block that inflates past the page', () => {

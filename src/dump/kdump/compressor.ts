@@ -2,7 +2,8 @@
  * Batch page compression for the kdump writer. The writer hands over batches of non-zero pages in
  * pfn order and writes the results in the same order, so a compressor may work in the calling
  * thread (the default, and the only one in browsers) or spread a batch over worker threads (the
- * Node entry's pool). A result is the compressed block, or undefined to store the page raw.
+ * Node entry's pool). A result is the compressed block, or undefined to store the page raw; a
+ * block may be a view that the compressor reuses from its next batch on.
  */
 
 import { CODEC_OUT_BYTES, type PageCodec } from './codecs/codec.js';
@@ -15,14 +16,27 @@ export interface PageCompressor {
 /** Pages handed to a compressor at once. */
 export const COMPRESS_BATCH_PAGES = 256;
 
-/** Compresses in the calling thread, one page at a time, into one reused output buffer. */
+/**
+ * Compresses in the calling thread, one page at a time, each block into one arena reused for
+ * every batch: the blocks are views that stay valid until the next compressBatch call (the writer
+ * copies them out before it asks again), so no page costs an allocation of its own.
+ */
 export function inlineCompressor(codec: PageCodec): PageCompressor {
   const out = new Uint8Array(CODEC_OUT_BYTES);
+  let arena = new Uint8Array(COMPRESS_BATCH_PAGES * 4096);
   return {
     codec,
-    compressBatch: (pages) => pages.map((page) => {
-      const size = codec.compress(page, out);
-      return size >= 0 && size < page.length ? out.slice(0, size) : undefined;
-    }),
+    compressBatch: (pages) => {
+      const room = pages.reduce((n, page) => n + page.length, 0);
+      if (arena.length < room) arena = new Uint8Array(room);
+      let used = 0;
+      return pages.map((page) => {
+        const size = codec.compress(page, out);
+        if (size < 0 || size >= page.length) return undefined;
+        arena.set(out.subarray(0, size), used);
+        used += size;
+        return arena.subarray(used - size, used);
+      });
+    },
   };
 }

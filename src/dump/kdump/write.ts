@@ -8,11 +8,12 @@
  * writes, which needs a seekable sink.
  */
 
-import { writeU32le, writeU64be, writeU64le } from '../../core/bytes.js';
+import { writeU32le, writeU64be } from '../../core/bytes.js';
 import { DumpError } from '../../core/errors.js';
 import type { DumpContext } from '../context.js';
 import type { DumpSource } from '../source.js';
 import { COMPRESS_BATCH_PAGES, type PageCompressor } from './compressor.js';
+import { looksIncompressible } from './incompressible.js';
 import { diskDumpHeader, kdumpSubHeader, KDUMP_BLOCK_SIZE, PAGE_DESC_SIZE, type KdumpLayout, type SubHeaderFields } from './layout.js';
 import { PAGE_SIZE, readPage, type PfnRange } from './pages.js';
 
@@ -21,6 +22,10 @@ const TYPE_FLAT_HEADER = 1n;
 const VERSION_FLAT_HEADER = 1n;
 const CACHE_BYTES = 4 * PAGE_SIZE;
 const PFN_PER_BITMAP_CHUNK = 8 * KDUMP_BLOCK_SIZE;
+/** What the page loop does with each page of a batch. */
+const ZERO = 0;
+const RAW = 1;
+const COMPRESS = 2;
 
 export interface KdumpWrite {
   readonly layout: KdumpLayout;
@@ -29,6 +34,8 @@ export interface KdumpWrite {
   readonly subHeader: SubHeaderFields;
   readonly compressor: PageCompressor;
   readonly flattened: boolean;
+  /** Store random-looking pages raw without trying the codec (the default flavour; QEMU always tries). */
+  readonly storeIncompressible?: boolean;
 }
 
 /** Emits pieces as flattened records or positioned writes. */
@@ -68,7 +75,11 @@ class PieceWriter {
   }
 }
 
-/** QEMU's DataCache: a 16 KiB buffer flushed as one piece when the next item would overflow it. */
+/**
+ * QEMU's DataCache: a 16 KiB buffer flushed as one piece when the next item would overflow it.
+ * Appends that fit return undefined rather than a settled promise, so the page loop awaits only
+ * when a piece goes out (one await per 16 KiB instead of two per page).
+ */
 class PieceCache {
   readonly #buffer = new Uint8Array(CACHE_BYTES);
   #used = 0;
@@ -80,10 +91,31 @@ class PieceCache {
     this.#offset = offset;
   }
 
-  async append(bytes: Uint8Array): Promise<void> {
-    if (this.#used + bytes.length > CACHE_BYTES) await this.flush();
+  append(bytes: Uint8Array): Promise<void> | undefined {
+    if (this.#used + bytes.length > CACHE_BYTES) return this.#flushThen(() => this.append(bytes));
     this.#buffer.set(bytes, this.#used);
     this.#used += bytes.length;
+    return undefined;
+  }
+
+  /** Appends a page_desc (u64 offset, u32 size, u32 flags, u64 page_flags 0) without allocating. */
+  appendDescriptor(offset: number, size: number, flags: number): Promise<void> | undefined {
+    if (this.#used + PAGE_DESC_SIZE > CACHE_BYTES) return this.#flushThen(() => this.appendDescriptor(offset, size, flags));
+    const b = this.#buffer;
+    const at = this.#used;
+    writeU32le(b, at, offset >>> 0);
+    writeU32le(b, at + 4, Math.floor(offset / 2 ** 32));
+    writeU32le(b, at + 8, size);
+    writeU32le(b, at + 12, flags);
+    writeU32le(b, at + 16, 0);
+    writeU32le(b, at + 20, 0);
+    this.#used += PAGE_DESC_SIZE;
+    return undefined;
+  }
+
+  async #flushThen(next: () => Promise<void> | undefined): Promise<void> {
+    await this.flush();
+    await next();
   }
 
   async flush(): Promise<void> {
@@ -134,29 +166,45 @@ async function writeBitmaps(pfns: readonly PfnRange[], layout: KdumpLayout, out:
 
 async function writePages(source: DumpSource, plan: KdumpWrite, out: PieceWriter, ctx: DumpContext): Promise<void> {
   const { layout, compressor } = plan;
+  const flag = compressor.codec.flag;
   const descs = new PieceCache(out, layout.descOffset);
   const data = new PieceCache(out, layout.dataOffset);
   await data.append(new Uint8Array(PAGE_SIZE));
-  const zeroDesc = pageDescriptor(layout.dataOffset, PAGE_SIZE, 0);
   let dataOffset = layout.dataOffset + PAGE_SIZE;
   const hint = { index: 0 };
+  const kinds = new Uint8Array(COMPRESS_BATCH_PAGES);
   for (const batch of pageBatches(source, plan.pfns, hint)) {
     ctx.checkAborted();
-    const nonZero = batch.filter((page) => !ctx.isZero(page));
-    const blocks = nonZero.length === 0 ? [] : await compressBatch(compressor, nonZero);
-    let next = 0;
-    for (const page of batch) {
-      if (next < nonZero.length && nonZero[next] === page) {
-        const block = blocks[next++];
-        const stored = block ?? page;
-        await data.append(stored);
-        await descs.append(pageDescriptor(dataOffset, stored.length, block === undefined ? 0 : compressor.codec.flag));
-        dataOffset += stored.length;
-      } else {
-        await descs.append(zeroDesc);
+    const toCompress: Uint8Array[] = [];
+    for (let i = 0; i < batch.length; i++) {
+      const page = batch[i] ?? new Uint8Array(PAGE_SIZE);
+      if (ctx.isZero(page)) kinds[i] = ZERO;
+      else if (plan.storeIncompressible === true && looksIncompressible(page)) kinds[i] = RAW;
+      else {
+        kinds[i] = COMPRESS;
+        toCompress.push(page);
       }
-      ctx.progress(PAGE_SIZE);
     }
+    const blocks = toCompress.length === 0 ? [] : await compressBatch(compressor, toCompress);
+    let next = 0;
+    for (let i = 0; i < batch.length; i++) {
+      const page = batch[i] ?? new Uint8Array(PAGE_SIZE);
+      const kind = kinds[i];
+      // Awaited only when a piece goes out: an await per page costs more than the copy.
+      if (kind === ZERO) {
+        const flushing = descs.appendDescriptor(layout.dataOffset, PAGE_SIZE, 0);
+        if (flushing !== undefined) await flushing;
+        continue;
+      }
+      const block = kind === COMPRESS ? blocks[next++] : undefined;
+      const stored = block ?? page;
+      const flushingData = data.append(stored);
+      if (flushingData !== undefined) await flushingData;
+      const flushingDesc = descs.appendDescriptor(dataOffset, stored.length, block === undefined ? 0 : flag);
+      if (flushingDesc !== undefined) await flushingDesc;
+      dataOffset += stored.length;
+    }
+    ctx.progress(PAGE_SIZE * batch.length);
   }
   await descs.flush();
   await data.flush();
@@ -187,13 +235,4 @@ function* pageBatches(source: DumpSource, pfns: readonly PfnRange[], hint: { ind
     }
   }
   if (batch.length > 0) yield batch;
-}
-
-/** page_desc: u64 offset, u32 size, u32 flags, u64 page_flags (0). */
-function pageDescriptor(offset: number, size: number, flags: number): Uint8Array {
-  const out = new Uint8Array(PAGE_DESC_SIZE);
-  writeU64le(out, 0, BigInt(offset));
-  writeU32le(out, 8, size);
-  writeU32le(out, 12, flags);
-  return out;
 }

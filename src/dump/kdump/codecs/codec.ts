@@ -16,6 +16,12 @@ export interface PageCodec {
   readonly name: CodecName;
   /** The header status and page-descriptor flag. */
   readonly flag: number;
+  /**
+   * True for codecs that take long to fail on random pages (zlib, zstd): the default flavour then
+   * stores random-looking pages raw without calling them (kdump/incompressible.ts). LZO and
+   * snappy give up on such pages faster than that test runs, so they are always called.
+   */
+  readonly slowToFail?: boolean;
   /** Compresses `page` into `out`; the compressed length, or -1 if it is not smaller than the page. */
   compress(page: Uint8Array, out: Uint8Array): number;
   /** Decompresses a block into `out` (sized to the page); returns the length. Throws on bad data. */

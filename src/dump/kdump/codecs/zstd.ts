@@ -10,7 +10,10 @@ import { blockCodec, DUMP_DH_COMPRESSED_ZSTD, type PageCodec } from './codec.js'
 const ZSTD_LEVEL = 1;
 let ready: Promise<void> | undefined;
 
-const zstdCodec = blockCodec('zstd', DUMP_DH_COMPRESSED_ZSTD, (page) => compress(page, ZSTD_LEVEL), (block) => decompress(block));
+const zstdCodec: PageCodec = {
+  ...blockCodec('zstd', DUMP_DH_COMPRESSED_ZSTD, (page) => compress(page, ZSTD_LEVEL), (block) => decompress(block)),
+  slowToFail: true,
+};
 
 /** Loads the WebAssembly module once and returns the codec. */
 export async function createZstdCodec(): Promise<PageCodec> {
