@@ -25,7 +25,8 @@
  *  3. The measurements behind the Node defaults, on a 256 MiB guest of the same mix: kdump-zlib
  *     in the calling thread against worker pools, and node:zlib against pako (qemu-7.2 flavour).
  * Knobs: SLICE86_BENCH_DUMP_SIZES=1G,4G, SLICE86_BENCH_DUMP_FORMATS=elf,kdump-zlib,
- * SLICE86_BENCH_QEMU=0 (ours only), SLICE86_BENCH_C_LOOP=0 (no stand-in), SLICE86_BENCH_DUMP_DEFAULTS=0 (skip 3).
+ * SLICE86_BENCH_QEMU=0 (ours only), SLICE86_BENCH_C_LOOP=0 (no stand-in), SLICE86_BENCH_DUMP_DEFAULTS=0 (skip 3),
+ * SLICE86_BENCH_DUMP_DIR=/dev/shm (both sides dump to memory instead of the disk).
  * Targets (the issue): ELF >= 2x QEMU, kdump-zlib >= 2x QEMU, kdump-lzo/snappy >= QEMU, win-dmp
  * >= QEMU, peak memory beyond guest RAM < 64 MiB.
  */
@@ -47,7 +48,8 @@ import { windowsGuestImage } from '../test/support/windows-guest.js';
 const GiB = 2 ** 30;
 const MiB = 2 ** 20;
 const PAGE = 4096;
-const ROUNDS = 3;
+/** Timed rounds per format and side (SLICE86_BENCH_DUMP_ROUNDS overrides). */
+const ROUNDS = Number(process.env['SLICE86_BENCH_DUMP_ROUNDS'] ?? 3);
 const QEMU = 'qemu-system-x86_64';
 /** Dump formats QEMU 7.2 (Debian) can write; ours are compared with these. */
 const QEMU_FORMATS: readonly DumpFormat[] = ['elf', 'kdump-zlib', 'win-dmp'];
@@ -464,7 +466,10 @@ async function benchDefaults(dir: string): Promise<void> {
 export async function benchDump(): Promise<void> {
   const sizes = (process.env['SLICE86_BENCH_DUMP_SIZES'] ?? '1G,4G').split(',').filter((s) => s !== '');
   const withQemu = qemuAvailable();
-  const dir = await mkdtemp(join(tmpdir(), 'slice86-bench-'));
+  // SLICE86_BENCH_DUMP_DIR=/dev/shm writes both sides' dumps to memory, taking a slow or shared
+  // disk's writeback out of the comparison (it then measures the dump engines, not the disk).
+  const dir = await mkdtemp(join(process.env['SLICE86_BENCH_DUMP_DIR'] ?? tmpdir(), 'slice86-bench-'));
+  console.log('dumps are written to %s', dir);
   try {
     if (!withQemu) console.log('%s not found (or SLICE86_BENCH_QEMU=0): our figures only', QEMU);
     if (process.env['SLICE86_BENCH_DUMP_DEFAULTS'] !== '0') await benchDefaults(dir);

@@ -226,6 +226,14 @@ class AtomicFileSink implements FileSink {
   async #putSlow(offset: number, bytes: Uint8Array, run: Run | undefined): Promise<void> {
     let rest = bytes;
     let at = offset;
+    if (bytes.length >= this.#batchBytes / 2) {
+      // A large piece (a dump's memory chunk) goes to the file straight from the caller's memory:
+      // the pending batch is written as it is, then this piece, with no copy into a batch.
+      if (run !== undefined) await this.#flushRun(run);
+      for (const r of this.#runs.filter((r) => r.start < at + rest.length && at < r.start + r.length)) await this.#flushRun(r);
+      await this.#writeNow(bytes, offset);
+      return;
+    }
     if (run !== undefined) {
       // Top the batch up to full size, so the file is written in whole batches.
       const room = this.#batchBytes - run.length;

@@ -118,22 +118,35 @@ export async function writeElf(layout: ElfLayout, header: Uint8Array, ctx: DumpC
   if (layout.shdrOffset > layout.phdrOffset) await ctx.write(sectionHeaderBytes(layout));
 }
 
-/** Writes a chunk, turning whole zero pages into `writeZeros` runs where the sink supports them. */
+/**
+ * Runs of zero pages shorter than this are written as data: a hole that small saves nothing (the
+ * Node file sink fills any run under 64 KiB anyway), and merging them keeps the number of sink
+ * calls down when zero and non-zero pages alternate.
+ */
+const MIN_HOLE_BYTES = 64 * 1024;
+
+/** Writes a chunk, turning runs of whole zero pages into `writeZeros` where the sink supports them. */
 export async function writeMemoryChunk(chunk: Uint8Array, ctx: DumpContext): Promise<void> {
   if (!ctx.sparse) {
     await ctx.write(chunk);
     return;
   }
-  let runStart = 0;
-  let zeroRun = false;
+  let dataStart = 0;
+  let zeroStart = -1;
   for (let at = 0; at < chunk.length; at += PAGE_SIZE) {
-    const page = chunk.subarray(at, Math.min(at + PAGE_SIZE, chunk.length));
-    const zero = ctx.isZero(page);
-    if (zero !== zeroRun && at > runStart) {
-      await (zeroRun ? ctx.writeZeros(at - runStart) : ctx.write(chunk.subarray(runStart, at)));
-      runStart = at;
+    if (ctx.isZero(chunk.subarray(at, Math.min(at + PAGE_SIZE, chunk.length)))) {
+      if (zeroStart < 0) zeroStart = at;
+      continue;
     }
-    zeroRun = zero;
+    if (zeroStart >= 0 && at - zeroStart >= MIN_HOLE_BYTES) {
+      if (zeroStart > dataStart) await ctx.write(chunk.subarray(dataStart, zeroStart));
+      await ctx.writeZeros(at - zeroStart);
+      dataStart = at;
+    }
+    zeroStart = -1;
   }
-  if (chunk.length > runStart) await (zeroRun ? ctx.writeZeros(chunk.length - runStart) : ctx.write(chunk.subarray(runStart)));
+  // A zero tail becomes a hole whatever its length: the next chunk may continue it.
+  const dataEnd = zeroStart >= 0 ? zeroStart : chunk.length;
+  if (dataEnd > dataStart) await ctx.write(chunk.subarray(dataStart, dataEnd));
+  if (dataEnd < chunk.length) await ctx.writeZeros(chunk.length - dataEnd);
 }
