@@ -83,7 +83,7 @@ function render(m: Machine, run: RunResult): void {
   else {
     lines.push(`${record.hasVmcoreinfo ? 'registered' : 'not registered'}: host_format ${record.hostFormat}, guest_format ${record.guestFormat}, size ${record.size}, paddr 0x${record.paddr.toString(16)}`);
     const { note, physBase, warnings } = readGuestNote(m.memory, record, { machine: 'x86_64' });
-    if (note !== undefined) lines.push(`guest note "${note.name}", ${note.descSize}-byte text; NUMBER(phys_base) 0x${physBase?.toString(16) ?? '?'}`);
+    if (note !== undefined) lines.push(`guest note "${note.name}", ${note.descSize}-byte text${physBase === undefined ? '' : `; NUMBER(phys_base) 0x${physBase.toString(16)}`}`);
     for (const w of warnings) lines.push(`warning: ${w}`);
   }
   element('vmcoreinfo', HTMLElement).textContent = lines.join('\n');

@@ -171,6 +171,10 @@ describe.skipIf(skip !== undefined)(`web demo in Chromium${skip === undefined ? 
     await page.waitForSelector('body[data-state="booted"]');
     expect(await page.textContent('#summary')).toContain('-bios bios.bin (64K');
     expect(await page.textContent('#error')).toBe('');
+    // Back to the built-in firmware for the screenshot: its console, files and note on show.
+    await page.click('#reset-firmware');
+    await page.waitForSelector('body[data-state="booted"]');
+    expect(await page.textContent('#console')).toContain('vmcoreinfo note at 0000a000 size 0040');
     mkdirSync(join(ROOT, 'test-results'), { recursive: true });
     await page.screenshot({ path: join(ROOT, 'test-results/demo-web.png'), fullPage: true });
     expect(pageErrors).toEqual([]);
