@@ -449,10 +449,7 @@ export class Cpu {
 
   /** Physical address of linear `lin` for an access of `kind`, or a thrown #PF/#GP. */
   translate(lin: number, kind: number): number {
-    if ((this.cr0 & CR0_PG) === 0) {
-      const lo = lin >>> 0;
-      return this.a20 ? lo : (lo & ~0x100000) >>> 0;
-    }
+    // With paging off the TLB returns the linear address, A20-masked.
     const flags = (kind === KIND_WRITE ? ACCESS_WRITE : kind === KIND_FETCH ? ACCESS_FETCH : 0) | (this.cpl === 3 ? ACCESS_USER : 0);
     const result = this.tlb.translate(lin, flags);
     if (typeof result === 'number') return result;

@@ -41,15 +41,8 @@ export class CpuFault {
   }
 }
 
-export function fault(vector: number, errorCode = -1): CpuFault {
-  return new CpuFault(vector, errorCode);
-}
 
 /** #GP with a selector error code. */
 export function gp(errorCode = 0): CpuFault {
   return new CpuFault(VEC_GP, errorCode);
-}
-
-export function ud(): CpuFault {
-  return new CpuFault(VEC_UD);
 }

@@ -57,9 +57,9 @@ export function writeMsr(cpu: Cpu, msr: number, value: bigint): void {
       cpu.pagingChanged();
       return;
     }
-    case MSR_FS_BASE: cpu.segBase[FS] = canonical(value); return;
-    case MSR_GS_BASE: cpu.segBase[GS] = canonical(value); return;
-    case MSR_KERNEL_GS_BASE: cpu.kernelGsBase = canonical(value); return;
+    case MSR_FS_BASE: cpu.segBase[FS] = baseValue(value); return;
+    case MSR_GS_BASE: cpu.segBase[GS] = baseValue(value); return;
+    case MSR_KERNEL_GS_BASE: cpu.kernelGsBase = baseValue(value); return;
     case 0xfe: throw new CpuFault(VEC_GP, 0);
     default:
       if (STORED.has(msr)) {
@@ -71,6 +71,6 @@ export function writeMsr(cpu: Cpu, msr: number, value: bigint): void {
 }
 
 /** QEMU 7.2 stores FS/GS/KERNEL_GS base writes unchecked (hardware would #GP a non-canonical one). */
-function canonical(value: bigint): number {
+function baseValue(value: bigint): number {
   return Number(BigInt.asIntN(64, value));
 }

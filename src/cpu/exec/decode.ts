@@ -67,6 +67,16 @@ function fetchSlow(cpu: Cpu): number {
   return b;
 }
 
+/** The next instruction byte without consuming it (to choose between register and memory forms). */
+export function peek8(cpu: Cpu): number {
+  const ip = cpu.ip;
+  const fetched = cpu.fetched;
+  const b = fetch8(cpu);
+  cpu.ip = ip;
+  cpu.fetched = fetched;
+  return b;
+}
+
 export function fetch16(cpu: Cpu): number {
   const i = cpu.ip - cpu.fetchBase;
   if (i >= 0 && i + 1 < cpu.fetchLen && cpu.fetched < 14) {

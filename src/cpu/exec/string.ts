@@ -32,12 +32,11 @@ function advance(cpu: Cpu, reg: number, size: number): void {
   setIndex(cpu, reg, asz === 2 ? v & 0xffff : asz === 4 ? v >>> 0 : v);
 }
 
+/** An element of 1, 2 or 4 bytes (8-byte elements go through readAt64). */
 function readAt(cpu: Cpu, seg: number, off: number, size: number): number {
   const a = cpu.linear(seg, off, size);
   if (size === 1) return cpu.read8(a);
-  if (size === 2) return cpu.read16(a);
-  if (size === 4) return cpu.read32(a);
-  return cpu.read64Num(a);
+  return size === 2 ? cpu.read16(a) : cpu.read32(a);
 }
 
 function readAt64(cpu: Cpu, seg: number, off: number): [number, number] {

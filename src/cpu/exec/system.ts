@@ -591,10 +591,10 @@ export function fpuEscape(cpu: Cpu, op: number): void {
   fpuModrm(cpu, op);
 }
 
-import { fetch8, modrm } from './decode.js';
+import { fetch8, modrm, peek8 } from './decode.js';
 
 function fpuModrm(cpu: Cpu, op: number): void {
-  const b = peekByte(cpu);
+  const b = peek8(cpu);
   if (b >= 0xc0) {
     fetch8(cpu);
     if (op === 0xdb && b === 0xe3) { // FNINIT
@@ -623,14 +623,6 @@ function fsw(cpu: Cpu): number {
   return cpu.fsw & 0xffff;
 }
 
-function peekByte(cpu: Cpu): number {
-  const ip = cpu.ip;
-  const fetched = cpu.fetched;
-  const b = fetch8(cpu);
-  cpu.ip = ip;
-  cpu.fetched = fetched;
-  return b;
-}
 
 function unimplemented(cpu: Cpu, op: number, b: number): never {
   cpu.bus.diagnostics.report('cpu-undefined-opcode', () => `x87 ${op.toString(16)} ${b.toString(16)} at ${cpu.startIp.toString(16)} raised #UD`);

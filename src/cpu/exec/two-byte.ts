@@ -7,7 +7,7 @@ import { CpuFault, VEC_GP, VEC_NM, VEC_UD } from '../faults.js';
 import { condition, setArith, szp, CC_LOGIC } from '../flags.js';
 import { alu, alu64, M64, shiftDouble, shiftDouble64 } from './alu.js';
 import {
-  d, fetch8, fetchSigned, lin, linAt, modrm, peek, push, readReg, readRm, readRm64, writeReg, writeRm, writeRm64, addSp,
+  d, fetch8, fetchSigned, lin, linAt, modrm, peek, peek8, push, readReg, readRm, readRm64, writeReg, writeRm, writeRm64, addSp,
 } from './decode.js';
 import { imulTo, jumpTo, loadFarPointer, restoreCc, saveCc } from './step.js';
 import { descBase, descLimit, loadSegment, readDescriptor } from './system.js';
@@ -389,6 +389,26 @@ function verify(cpu: Cpu, sel: number, write: boolean): boolean {
   return !code || (e2 & 0x200) !== 0;
 }
 
+/**
+ * The GDT entry LLDT or LTR names (never the LDT): its checks (#GP, #NP), and its base, with the
+ * upper half from the 16-byte form in long mode. Returns the dwords and the entry's address.
+ */
+function gdtSystemDescriptor(cpu: Cpu, selector: number, types: readonly number[]): { e1: number; e2: number; at: number; base: number; long: boolean } {
+  const err = selector & 0xfffc;
+  if ((selector & 4) !== 0) throw new CpuFault(VEC_GP, err);
+  const long = (cpu.efer & EFER_LMA) !== 0;
+  const index = selector & ~7;
+  if (index + (long ? 15 : 7) > cpu.gdtLimit) throw new CpuFault(VEC_GP, err);
+  const at = cpu.gdtBase + index;
+  const e1 = cpu.readSystem32(at);
+  const e2 = cpu.readSystem32(at + 4);
+  if ((e2 & 0x1000) !== 0 || !types.includes((e2 >> 8) & 0xf)) throw new CpuFault(VEC_GP, err);
+  if ((e2 & 0x8000) === 0) throw new CpuFault(11, err);
+  let base = descBase(e1, e2);
+  if (long) base += (cpu.readSystem32(at + 8) | 0) * TWO32;
+  return { e1, e2, at, base, long };
+}
+
 function lldt(cpu: Cpu, selector: number): void {
   if ((selector & 0xfffc) === 0) {
     cpu.sel[LDTR] = selector;
@@ -396,17 +416,7 @@ function lldt(cpu: Cpu, selector: number): void {
     cpu.segLimit[LDTR] = 0;
     return;
   }
-  if ((selector & 4) !== 0) throw new CpuFault(VEC_GP, selector & 0xfffc);
-  const long = (cpu.efer & EFER_LMA) !== 0;
-  const index = selector & ~7;
-  if (index + (long ? 15 : 7) > cpu.gdtLimit) throw new CpuFault(VEC_GP, selector & 0xfffc);
-  const at = cpu.gdtBase + index;
-  const e1 = cpu.readSystem32(at);
-  const e2 = cpu.readSystem32(at + 4);
-  if ((e2 & 0x1000) !== 0 || ((e2 >> 8) & 0xf) !== 2) throw new CpuFault(VEC_GP, selector & 0xfffc);
-  if ((e2 & 0x8000) === 0) throw new CpuFault(11, selector & 0xfffc);
-  let base = descBase(e1, e2);
-  if (long) base += (cpu.readSystem32(at + 8) | 0) * TWO32;
+  const { e1, e2, base } = gdtSystemDescriptor(cpu, selector, [2]);
   cpu.setSegment(LDTR, selector, base, descLimit(e1, e2), e2);
 }
 
@@ -415,22 +425,8 @@ function ltr(cpu: Cpu, selector: number): void {
     cpu.setSegment(TR, selector, 0, 0, 0);
     return;
   }
-  if ((selector & 4) !== 0) throw new CpuFault(VEC_GP, selector & 0xfffc);
-  const long = (cpu.efer & EFER_LMA) !== 0;
-  const index = selector & ~7;
-  if (index + (long ? 15 : 7) > cpu.gdtLimit) throw new CpuFault(VEC_GP, selector & 0xfffc);
-  const at = cpu.gdtBase + index;
-  const e1 = cpu.readSystem32(at);
-  const e2 = cpu.readSystem32(at + 4);
-  const type = (e2 >> 8) & 0xf;
-  if ((e2 & 0x1000) !== 0 || (type !== 1 && type !== 9)) throw new CpuFault(VEC_GP, selector & 0xfffc);
-  if ((e2 & 0x8000) === 0) throw new CpuFault(11, selector & 0xfffc);
-  let base = descBase(e1, e2);
-  if (long) {
-    const e4 = cpu.readSystem32(at + 12);
-    if (((e4 >> 8) & 0xf) !== 0) throw new CpuFault(VEC_GP, selector & 0xfffc);
-    base += (cpu.readSystem32(at + 8) | 0) * TWO32;
-  }
+  const { e1, e2, at, base, long } = gdtSystemDescriptor(cpu, selector, [1, 9]);
+  if (long && ((cpu.readSystem32(at + 12) >> 8) & 0xf) !== 0) throw new CpuFault(VEC_GP, selector & 0xfffc);
   // The cache keeps the descriptor as read; memory gets the busy bit.
   cpu.setSegment(TR, selector, base, descLimit(e1, e2), e2);
   cpu.writeSystem32(at + 4, e2 | 0x200);
@@ -463,7 +459,7 @@ function larLsl(cpu: Cpu, lar: boolean): void {
 }
 
 function group7(cpu: Cpu): void {
-  const b = peekModrm(cpu);
+  const b = peek8(cpu);
   if (b >= 0xc0) {
     fetch8(cpu);
     switch (b) {
@@ -530,17 +526,9 @@ function lmsw(cpu: Cpu, v: number): void {
   writeControl(cpu, 0, BigInt(cr0));
 }
 
-function peekModrm(cpu: Cpu): number {
-  const ip = cpu.ip;
-  const fetched = cpu.fetched;
-  const b = fetch8(cpu);
-  cpu.ip = ip;
-  cpu.fetched = fetched;
-  return b;
-}
 
 function group15(cpu: Cpu): void {
-  const b = peekModrm(cpu);
+  const b = peek8(cpu);
   if (b >= 0xc0) {
     fetch8(cpu);
     const sub = (b >> 3) & 7;
