@@ -5,21 +5,10 @@
  */
 
 import { createMachine, type Machine } from '../src/index.js';
-import { powerOnSnapshot, type CpuSnapshot } from '../src/cpu/state.js';
+import { flat32Snapshot } from '../test/support/cpu-snapshots.js';
 
 const CODE = 0x1000;
 
-/** A flat 32-bit ring-0 protected-mode CPU at `rip`. */
-function flat32(rip: number): CpuSnapshot {
-  const s = powerOnSnapshot(0);
-  const data = { selector: 0x10, base: 0n, limit: 0xffffffff, flags: 0x00cf9300 };
-  return {
-    ...s,
-    rip: BigInt(rip),
-    cr0: 0x60000011n,
-    segments: { ...s.segments, cs: { selector: 0x08, base: 0n, limit: 0xffffffff, flags: 0x00cf9b00 }, ss: data, ds: data, es: data, fs: data, gs: data },
-  };
-}
 
 function le32(v: number): number[] {
   return [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff];
@@ -46,7 +35,7 @@ function median(values: number[]): number {
 
 async function rate(machine: Machine, code: number[]): Promise<number> {
   machine.memory.write(CODE, new Uint8Array(code));
-  machine.bsp.load(flat32(CODE));
+  machine.bsp.load(flat32Snapshot(CODE));
   const start = process.hrtime.bigint();
   const result = await machine.run({ maxInstructions: 1e9 });
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;

@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { gunzipSync } from 'node:zlib';
 import { createMachine, dumpGuestMemory, dumpSourceFromMachine, inputFromBytes, MemorySink, readDump, type Machine } from '../../src/index.js';
 import { toHex, writeU32le, writeU64le } from '../../src/core/bytes.js';
-import { fileContents, loadTrace } from '../support/qemu-trace.js';
+import { addQemuOnlyFiles } from '../support/qemu-trace.js';
 
 const DIR = new URL('../fixtures/qemu-7.2/cpu/', import.meta.url);
 const ROOT = new URL('../../', import.meta.url);
@@ -28,18 +28,10 @@ const index = JSON.parse(readFileSync(new URL('index.json', DIR), 'utf8')) as { 
 /** A generous bound: the longest program retires a few million instructions. */
 const MAX_INSTRUCTIONS = 200_000_000;
 
-/**
- * QEMU 7.2 serves files built outside slice86 (ACPI, SMBIOS, the table loader, the TPM log,
- * kvmvapic.bin); the programs that list the fw_cfg directory see them, so our machine gets
- * QEMU's own bytes, recorded for pc at 32 MiB by the fw_cfg golden capture.
- */
-const qemuOnlyFiles = fileContents(loadTrace('pc-32M'));
-
 function machineFor(program: ProgramFixture): Machine {
   const machine = createMachine({ machine: 'pc', memorySize: program.memorySize, firmware: new Uint8Array(readFileSync(new URL(program.image, ROOT))) });
-  for (const [name, bytes] of qemuOnlyFiles) {
-    if (!machine.fwcfg.hasFile(name)) machine.fwcfg.addFile(name, bytes);
-  }
+  // The programs that list the fw_cfg directory see QEMU's ACPI, SMBIOS ... files too.
+  addQemuOnlyFiles(machine);
   return machine;
 }
 

@@ -12,7 +12,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { fileContents, loadTrace } from '../support/qemu-trace.js';
+import { addQemuOnlyFiles } from '../support/qemu-trace.js';
 import { createMachine, dumpGuestMemory, dumpSourceFromMachine, MemorySink, type DumpFormat } from '../../src/index.js';
 
 const DIR = new URL('../fixtures/qemu-7.2/dump/', import.meta.url);
@@ -28,13 +28,12 @@ interface FixtureFile {
 }
 const index = JSON.parse(readFileSync(new URL('index.json', DIR), 'utf8')) as { cases: FixtureCase[]; files: FixtureFile[] };
 
-const qemuFiles = fileContents(loadTrace('pc-32M'));
 const dumpsOf = (c: FixtureCase): FixtureFile[] => index.files.filter((f) => f.case === c.name && f.qmp.arguments['detach'] !== true);
 
 describe.each(index.cases.filter((c) => c.firmwareOption === '-bios').map((c) => [c.name, c] as const))('%s booted on our CPU', (_name, c) => {
   const boot = async (): Promise<ReturnType<typeof createMachine>> => {
     const machine = createMachine({ machine: 'pc', memorySize: '16M', cpus: c.smp, firmware: new Uint8Array(readFileSync(new URL(c.image, ROOT))) });
-    for (const [name, bytes] of qemuFiles) if (!machine.fwcfg.hasFile(name)) machine.fwcfg.addFile(name, bytes);
+    addQemuOnlyFiles(machine);
     const result = await machine.run({ maxInstructions: 10_000_000 });
     expect(result.reason).toBe('halted');
     return machine;

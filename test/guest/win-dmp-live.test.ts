@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { fileContents, loadTrace } from '../support/qemu-trace.js';
+import { addQemuOnlyFiles } from '../support/qemu-trace.js';
 import { createMachine, dumpGuestMemory, dumpSourceFromMachine, MemorySink, DumpError } from '../../src/index.js';
 import { rejection } from '../support/thrown.js';
 
@@ -24,12 +24,11 @@ interface WinCase {
   readonly dmp?: { readonly sha256: string };
 }
 const index = JSON.parse(readFileSync(new URL('index.json', DIR), 'utf8')) as { cases: WinCase[] };
-const qemuFiles = fileContents(loadTrace('pc-32M'));
 
 describe.each(index.cases.map((c) => [c.name, c] as const))('%s booted on our CPU', (_name, c) => {
   it('prints what it printed under QEMU and dumps QEMU\'s win-dmp (or its error)', async () => {
     const machine = createMachine({ machine: 'pc', memorySize: '16M', cpus: c.smp, firmware: new Uint8Array(readFileSync(new URL(c.image, ROOT))) });
-    for (const [name, bytes] of qemuFiles) if (!machine.fwcfg.hasFile(name)) machine.fwcfg.addFile(name, bytes);
+    addQemuOnlyFiles(machine);
     if (c.faults !== '') machine.fwcfg.addFile('opt/slice86/win-dmp-faults', new TextEncoder().encode(c.faults));
     const result = await machine.run({ maxInstructions: 50_000_000 });
     expect(result.reason).toBe('halted');

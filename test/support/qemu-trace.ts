@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { readU32be } from '../../src/core/bytes.js';
 import { fromHex } from './hex.js';
+import type { Machine } from '../../src/machine.js';
 
 export type TraceOp =
   | { readonly kind: 'out'; readonly line: number; readonly size: 1 | 2 | 4; readonly port: number; readonly value: number }
@@ -71,4 +72,16 @@ export function fileContents(trace: Trace): Map<string, Uint8Array> {
   }
   for (const f of trace.files) if (f.size === 0) out.set(f.name, new Uint8Array(0));
   return out;
+}
+
+let pc32Files: Map<string, Uint8Array> | undefined;
+
+/**
+ * Gives `machine` the fw_cfg files QEMU 7.2 builds outside slice86 (ACPI, SMBIOS, the table
+ * loader, the TPM log, kvmvapic.bin) with QEMU's own bytes, as the fw_cfg golden capture recorded
+ * them for pc at 32 MiB: guests that list the directory then see what they saw under QEMU.
+ */
+export function addQemuOnlyFiles(machine: Machine): void {
+  pc32Files ??= fileContents(loadTrace('pc-32M'));
+  for (const [name, bytes] of pc32Files) if (!machine.fwcfg.hasFile(name)) machine.fwcfg.addFile(name, bytes);
 }

@@ -9,6 +9,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createMachine, dumpGuestMemory, dumpSourceFromMachine, MemorySink, type Machine } from '../../../src/index.js';
 import { powerOnSnapshot, type CpuSnapshot } from '../../../src/cpu/state.js';
+import { flat32Snapshot } from '../../support/cpu-snapshots.js';
 
 const CODE = 0x1000;
 const PML4 = 0x10000;
@@ -25,16 +26,6 @@ function realMode(): CpuSnapshot {
   return { ...s, rip: BigInt(CODE), segments: { ...s.segments, cs: { selector: 0, base: 0n, limit: 0xffff, flags: 0x9b00 } } };
 }
 
-function protected32(): CpuSnapshot {
-  const s = powerOnSnapshot(0);
-  const data = { selector: 0x10, base: 0n, limit: 0xffffffff, flags: 0x00cf9300 };
-  return {
-    ...s,
-    rip: BigInt(CODE),
-    cr0: 0x60000011n,
-    segments: { ...s.segments, cs: { selector: 0x08, base: 0n, limit: 0xffffffff, flags: 0x00cf9b00 }, ss: data, ds: data, es: data },
-  };
-}
 
 function long64(machine: Machine): CpuSnapshot {
   // Identity map of the first 16 MiB with 2 MiB pages.
@@ -44,7 +35,7 @@ function long64(machine: Machine): CpuSnapshot {
   dv.setUint32(0x1000, PML4 + 0x2000 + 0x3, true);
   for (let i = 0; i < 8; i++) dv.setUint32(0x2000 + i * 8, i * 0x200000 + 0x83, true);
   machine.memory.write(PML4, tables);
-  const s = protected32();
+  const s = flat32Snapshot(CODE);
   return {
     ...s,
     cr0: 0xe0000011n,
@@ -57,7 +48,7 @@ function long64(machine: Machine): CpuSnapshot {
 
 const MODES: readonly [string, (m: Machine) => CpuSnapshot][] = [
   ['real mode', () => realMode()],
-  ['32-bit protected mode', () => protected32()],
+  ['32-bit protected mode', () => flat32Snapshot(CODE)],
   ['64-bit long mode', (m) => long64(m)],
 ];
 
