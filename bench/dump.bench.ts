@@ -26,7 +26,8 @@
  *     in the calling thread against worker pools, and node:zlib against pako (qemu-7.2 flavour).
  * Knobs: SLICE86_BENCH_DUMP_SIZES=1G,4G, SLICE86_BENCH_DUMP_FORMATS=elf,kdump-zlib,
  * SLICE86_BENCH_QEMU=0 (ours only), SLICE86_BENCH_C_LOOP=0 (no stand-in), SLICE86_BENCH_DUMP_DEFAULTS=0 (skip 3),
- * SLICE86_BENCH_DUMP_DIR=/dev/shm (both sides dump to memory instead of the disk).
+ * SLICE86_BENCH_DUMP_DIR=/dev/shm (both sides dump to memory instead of the disk), SLICE86_BENCH_HOLE_BYTES=65536
+ * (the file sink's hole size instead of its default for the file system).
  * Targets (the issue): ELF >= 2x QEMU, kdump-zlib >= 2x QEMU, kdump-lzo/snappy >= QEMU, win-dmp
  * >= QEMU, peak memory beyond guest RAM < 64 MiB.
  */
@@ -177,7 +178,15 @@ interface Run {
   readonly diskBytes: number;
 }
 
-async function dumpOurs(engine: NodeDumpEngine, source: DumpSource, format: DumpFormat, path: string, compat?: 'qemu-7.2'): Promise<Run> {
+/**
+ * RSS sampling in timed rounds: reading RSS costs tens of microseconds, which at one sample per MiB
+ * added several percent to a fast dump's time. Each format's untimed first round samples every MiB.
+ */
+const TIMED_RSS_SAMPLE_BYTES = 64 * MiB;
+/** SLICE86_BENCH_HOLE_BYTES: the file sink's hole size instead of its per-file-system default. */
+const HOLE_BYTES = process.env['SLICE86_BENCH_HOLE_BYTES'] === undefined ? undefined : Number(process.env['SLICE86_BENCH_HOLE_BYTES']);
+
+async function dumpOurs(engine: NodeDumpEngine, source: DumpSource, format: DumpFormat, path: string, compat?: 'qemu-7.2', sampleEveryBytes = MiB): Promise<Run> {
   const before = process.memoryUsage.rss();
   let peak = before;
   let nextSample = 0;
@@ -186,9 +195,10 @@ async function dumpOurs(engine: NodeDumpEngine, source: DumpSource, format: Dump
     engine,
     format,
     compat,
+    file: HOLE_BYTES === undefined ? undefined : { holeBytes: HOLE_BYTES },
     onProgress: ({ completed }) => {
       if (completed < nextSample) return;
-      nextSample = completed + MiB;
+      nextSample = completed + sampleEveryBytes;
       peak = Math.max(peak, process.memoryUsage.rss());
     },
   });
@@ -406,13 +416,16 @@ async function benchGuest(sizeText: string, dir: string, withQemu: boolean, page
         qemu = await QemuGuest.start(sizeBytes, image, dir, fileURLToPath(WIN_FIRMWARE));
       }
       const loop: Run[] = [];
+      const ourSource = format === 'win-dmp' ? winSource : source;
+      // Untimed: peak memory sampled every MiB (and the format's code paths warmed up).
+      const memoryRound = await dumpOurs(engine, ourSource, format, join(dir, `ours.${format}`));
       for (let round = 0; round < ROUNDS; round++) {
-        ours.push(await dumpOurs(engine, format === 'win-dmp' ? winSource : source, format, join(dir, `ours.${format}`)));
+        ours.push(await dumpOurs(engine, ourSource, format, join(dir, `ours.${format}`), undefined, TIMED_RSS_SAMPLE_BYTES));
         if (qemu !== undefined && QEMU_FORMATS.includes(format)) theirs.push(await qemu.dump(format, join(dir, `qemu.${format}`)));
         if (pageLoop !== undefined && cLoopFormats.includes(format)) loop.push(await cLoop(pageLoop, format, image, join(dir, `loop.${format}`)));
       }
       const oursRate = rate(sizeBytes, ours);
-      const peak = Math.max(...ours.map((r) => r.peakRssBytes));
+      const peak = Math.max(memoryRound.peakRssBytes, ...ours.map((r) => r.peakRssBytes));
       const last = ours.at(-1);
       const files = last === undefined ? '' : `${(last.fileBytes / MiB).toFixed(0)}/${(last.diskBytes / MiB).toFixed(0)}`;
       const qemuRate = theirs.length > 0 ? rate(sizeBytes, theirs) : undefined;

@@ -6,6 +6,10 @@
 import { DumpError } from '../core/errors.js';
 import type { ByteSink } from './sink.js';
 
+const PAGE_BYTES = 4096;
+/** Holes shorter than this save little on a disk file system and cost a write call each. */
+const DEFAULT_HOLE_BYTES = 64 * 1024;
+
 export type ZeroTest = (bytes: Uint8Array) => boolean;
 
 /** Portable all-zero test, four bytes at a time where the view is aligned. */
@@ -24,6 +28,8 @@ export class DumpContext {
   readonly isZero: ZeroTest;
   /** True when the sink can make holes for zero runs. */
   readonly sparse: boolean;
+  /** The shortest zero run the sink wants as a hole (ByteSink.holeBytes), whole pages. */
+  readonly holeBytes: number;
   /** True when the sink takes positioned writes. */
   readonly seekable: boolean;
   completed = 0;
@@ -38,6 +44,7 @@ export class DumpContext {
     this.#onProgress = options.onProgress;
     this.isZero = options.isZero ?? isZeroBytes;
     this.sparse = sink.writeZeros !== undefined;
+    this.holeBytes = Math.max(PAGE_BYTES, Math.ceil((sink.holeBytes ?? DEFAULT_HOLE_BYTES) / PAGE_BYTES) * PAGE_BYTES);
     this.seekable = sink.writeAt !== undefined;
   }
 
@@ -53,16 +60,48 @@ export class DumpContext {
   }
 
   async write(chunk: Uint8Array): Promise<void> {
-    if (chunk.length === 0) return;
-    await this.#call(() => this.#sink.write(chunk));
-    this.position += chunk.length;
-    this.extent = Math.max(this.extent, this.position);
+    await this.writeNow(chunk);
   }
 
   async writeZeros(length: number): Promise<void> {
-    if (length === 0) return;
+    await this.writeZerosNow(length);
+  }
+
+  /**
+   * write() for hot loops: undefined when the sink took the bytes at once, so a writer issuing
+   * one call per page run pays no promise for it; otherwise the promise to await.
+   */
+  writeNow(chunk: Uint8Array): Promise<void> | undefined {
+    if (chunk.length === 0) return undefined;
+    return this.#settle(() => this.#sink.write(chunk), chunk.length);
+  }
+
+  /** writeZeros() as writeNow is write(). */
+  writeZerosNow(length: number): Promise<void> | undefined {
+    if (length === 0) return undefined;
     const sink = this.#sink;
-    await this.#call(() => (sink.writeZeros === undefined ? sink.write(new Uint8Array(length)) : sink.writeZeros(length)));
+    return this.#settle(() => (sink.writeZeros === undefined ? sink.write(new Uint8Array(length)) : sink.writeZeros(length)), length);
+  }
+
+  /** Runs a sequential sink call of `length` bytes and moves the position once it has taken them. */
+  #settle(call: () => void | Promise<void>, length: number): Promise<void> | undefined {
+    let pending: void | Promise<void>;
+    try {
+      pending = call();
+    } catch (cause) {
+      throw this.#failure(cause);
+    }
+    if (pending === undefined) {
+      this.#advance(length);
+      return undefined;
+    }
+    return pending.then(
+      () => { this.#advance(length); },
+      (cause: unknown) => { throw this.#failure(cause); },
+    );
+  }
+
+  #advance(length: number): void {
     this.position += length;
     this.extent = Math.max(this.extent, this.position);
   }
@@ -78,7 +117,11 @@ export class DumpContext {
     try {
       await fn();
     } catch (cause) {
-      throw new DumpError('sink-failed', `dump output failed at byte ${this.position}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+      throw this.#failure(cause);
     }
+  }
+
+  #failure(cause: unknown): DumpError {
+    return new DumpError('sink-failed', `dump output failed at byte ${this.position}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
   }
 }

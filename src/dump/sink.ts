@@ -10,6 +10,12 @@ export interface ByteSink {
   write(chunk: Uint8Array): void | Promise<void>;
   /** `length` zero bytes at the current position; sinks without it receive real zeros. */
   writeZeros?(length: number): void | Promise<void>;
+  /**
+   * With writeZeros: the shortest zero run worth a hole (default 64 KiB). Writers hand shorter
+   * runs over as data, and probe for zero runs at this size, so a large value keeps the zero test
+   * cheap and a small one (a page, where holes cost nothing: tmpfs) makes the most holes.
+   */
+  readonly holeBytes?: number;
   /** Positioned write for seekable outputs (raw kdump); it does not move the sequential position. */
   writeAt?(offset: number, chunk: Uint8Array): void | Promise<void>;
   /** Called once after the last byte of a successful dump. */

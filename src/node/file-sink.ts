@@ -8,7 +8,7 @@
  */
 
 import { randomBytes } from 'node:crypto';
-import { writeSync } from 'node:fs';
+import { statfsSync, writeSync } from 'node:fs';
 import { open as openFile, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { ByteSink } from '../dump/sink.js';
@@ -47,7 +47,12 @@ export interface FileSinkOptions {
    * while the kernel throttles writes (page-cache writeback), at that cost.
    */
   readonly io?: 'sync' | 'async';
-  /** Zero runs at least this long become holes; shorter ones are written; default 64 KiB. */
+  /**
+   * Zero runs at least this long become holes; shorter ones are written. Default: one page on
+   * tmpfs, where a hole is memory never allocated and was faster than writing the zeros (a 1 GiB
+   * guest with every other page zero: 0.27 s against 0.37 s), and 64 KiB elsewhere: on ext4 a
+   * hole per page fragmented the file and doubled the time.
+   */
   readonly holeBytes?: number;
   /** Replaces fs.promises.open (tests inject failing handles). */
   readonly open?: OpenFile;
@@ -58,6 +63,8 @@ export interface FileSink extends ByteSink {
   readonly path: string;
   /** The temporary file the bytes go to until close(). */
   readonly tempPath: string;
+  /** The shortest zero run made a hole (FileSinkOptions.holeBytes). */
+  readonly holeBytes: number;
   write(chunk: Uint8Array): Promise<void> | undefined;
   writeZeros(length: number): Promise<void> | undefined;
   writeAt(offset: number, chunk: Uint8Array): Promise<void> | undefined;
@@ -69,6 +76,19 @@ const MiB = 2 ** 20;
 /** Pending batches kept open at once: raw kdump interleaves descriptor and page-data pieces. */
 const MAX_OPEN_RUNS = 4;
 const DEFAULT_HOLE_BYTES = 64 * 1024;
+const PAGE_HOLE_BYTES = 4096;
+/** statfs f_type of tmpfs (linux/magic.h). */
+const TMPFS_MAGIC = 0x01021994;
+
+/** The default hole size for a file in `directory` (see FileSinkOptions.holeBytes). */
+function defaultHoleBytes(directory: string): number {
+  try {
+    return statfsSync(directory).type === TMPFS_MAGIC ? PAGE_HOLE_BYTES : DEFAULT_HOLE_BYTES;
+  } catch {
+    // The directory's problem (missing, no access) surfaces when the file is opened.
+    return DEFAULT_HOLE_BYTES;
+  }
+}
 
 /**
  * Creates the sink; nothing is opened until the first byte (or close()), so a dump the engine
@@ -94,7 +114,11 @@ class AtomicFileSink implements FileSink {
   readonly #mode: number;
   readonly #fsync: boolean;
   readonly #batchBytes: number;
-  readonly #holeBytes: number;
+  readonly holeBytes: number;
+  /** Pieces this long that start right after a hole are written straight from the caller. */
+  readonly #directBytes: number;
+  /** Where the last hole ended: the piece starting there continues no batch. */
+  #holeEnd = -1;
   readonly #zeros: Uint8Array;
   readonly #open: OpenFile;
   readonly #syncIo: boolean;
@@ -119,8 +143,9 @@ class AtomicFileSink implements FileSink {
     this.#mode = options.mode ?? 0o600;
     this.#fsync = options.fsync ?? false;
     this.#batchBytes = Math.max(options.batchBytes ?? MiB, 4096);
-    this.#holeBytes = Math.max(options.holeBytes ?? DEFAULT_HOLE_BYTES, 1);
-    this.#zeros = new Uint8Array(Math.min(this.#holeBytes, this.#batchBytes));
+    this.holeBytes = Math.max(options.holeBytes ?? defaultHoleBytes(dirname(path)), 1);
+    this.#directBytes = Math.min(this.#batchBytes / 2, Math.max(this.holeBytes, PAGE_HOLE_BYTES));
+    this.#zeros = new Uint8Array(Math.min(this.holeBytes, this.#batchBytes));
     this.#open = options.open ?? openWithSyncWrites;
     this.#syncIo = (options.io ?? 'sync') === 'sync';
   }
@@ -137,7 +162,10 @@ class AtomicFileSink implements FileSink {
     return this.#enqueue(() => {
       this.#extent = Math.max(this.#extent, offset + length);
       // A short zero run next to pending bytes is cheaper written than split into two writes.
-      if (length >= this.#holeBytes || length > this.#zeros.length || !this.#runs.some((r) => r.start + r.length === offset)) return undefined;
+      if (length >= this.holeBytes || length > this.#zeros.length || !this.#runs.some((r) => r.start + r.length === offset)) {
+        this.#holeEnd = offset + length;
+        return undefined;
+      }
       return this.#put(offset, this.#zeros.subarray(0, length));
     });
   }
@@ -220,15 +248,36 @@ class AtomicFileSink implements FileSink {
       this.#touch(run);
       return undefined;
     }
+    const direct = bytes.length >= this.#batchBytes / 2 || (offset === this.#holeEnd && bytes.length >= this.#directBytes);
+    if (direct && run === undefined && this.#writeDirectNow(offset, bytes)) return undefined;
     return this.#putSlow(offset, bytes, run);
+  }
+
+  /**
+   * A direct write done at once when nothing stands before it (the file open, no batch write in
+   * flight, no pending batch over the same bytes): pieces between holes can come a page apart,
+   * and a promise each cost more than the write. False when it must take the slow path.
+   */
+  #writeDirectNow(offset: number, bytes: Uint8Array): boolean {
+    const handle = this.#handle;
+    if (handle === undefined || this.#inflight !== undefined || !this.#syncIo || handle.writeSync === undefined) return false;
+    const end = offset + bytes.length;
+    if (this.#runs.some((r) => r.start < end && offset < r.start + r.length)) return false;
+    try {
+      writeFullySync(handle.writeSync.bind(handle), bytes, bytes.length, offset);
+    } catch (error) {
+      this.#fail(error);
+    }
+    return true;
   }
 
   async #putSlow(offset: number, bytes: Uint8Array, run: Run | undefined): Promise<void> {
     let rest = bytes;
     let at = offset;
-    if (bytes.length >= this.#batchBytes / 2) {
-      // A large piece (a dump's memory chunk) goes to the file straight from the caller's memory:
-      // the pending batch is written as it is, then this piece, with no copy into a batch.
+    if (bytes.length >= this.#batchBytes / 2 || (offset === this.#holeEnd && bytes.length >= this.#directBytes)) {
+      // A large piece (a dump's memory chunk), or one right after a hole (between holes), goes
+      // to the file straight from the caller's memory: the pending batch is written as it is,
+      // then this piece, with no copy into a batch.
       if (run !== undefined) await this.#flushRun(run);
       for (const r of this.#runs.filter((r) => r.start < at + rest.length && at < r.start + r.length)) await this.#flushRun(r);
       await this.#writeNow(bytes, offset);

@@ -1,7 +1,9 @@
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { existsSync, statfsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { DumpError, MemorySink, dumpSourceFromMachine, type DumpFormat } from '../../src/index.js';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { DumpError, MemorySink, createMachine, dumpSourceFromMachine, type DumpFormat } from '../../src/index.js';
 import { createFileSink, createNodeDumpEngine, dumpToFile, isZeroPage } from '../../src/node/index.js';
 import { failingOpen, filledMachine, listDir, tempDir } from './support.js';
 
@@ -34,6 +36,34 @@ describe('dumpToFile', () => {
     const info = await stat(path);
     expect(info.size).toBeGreaterThan(64 * MiB);
     expect(info.blocks * 512).toBeLessThan(4 * MiB);
+  });
+
+  it('with page-sized holes, every zero page between data pages becomes a hole and the bytes stay the same', async () => {
+    // Pages 256.. alternate data and zero: only page-sized holes can skip them.
+    const machine = createMachine({ memorySize: '16M' });
+    const page = new Uint8Array(4096).fill(0xa5);
+    for (let pfn = 256; pfn < 256 + 1024; pfn += 2) machine.memory.write(pfn * 4096, page);
+    const holes: Record<number, number> = {};
+    for (const holeBytes of [4096, 64 * 1024]) {
+      const sink = new MemorySink();
+      let zeroBytes = 0;
+      const counting = Object.assign(sink, { holeBytes, writeZeros: (length: number) => { zeroBytes += length; MemorySink.prototype.writeZeros.call(sink, length); } });
+      const engine = await createNodeDumpEngine();
+      await engine.dump(dumpSourceFromMachine(machine), { sink: counting, format: 'elf' });
+      expect(Buffer.compare(sink.bytes(), await memoryDump('elf', machine))).toBe(0);
+      holes[holeBytes] = zeroBytes;
+    }
+    // The ~511 single zero pages between data pages are holes only at page size (a few chunk-tail
+    // ones at both); the long zero runs are holes at both.
+    expect((holes[4096] ?? 0) - (holes[64 * 1024] ?? 0)).toBeGreaterThanOrEqual(500 * 4096);
+    expect(holes[64 * 1024]).toBeGreaterThan(10 * MiB);
+  });
+
+  it.runIf(existsSync('/dev/shm'))('uses page-sized holes on tmpfs and 64 KiB holes elsewhere', async () => {
+    const shm = await mkdtemp('/dev/shm/slice86-node-');
+    onTestFinished(() => rm(shm, { recursive: true, force: true }));
+    expect(statfsSync(shm).type === 0x01021994 ? createFileSink(join(shm, 'x')).holeBytes : 4096).toBe(4096);
+    expect(createFileSink(join(await tempDir(), 'x')).holeBytes).toBe(statfsSync(tmpdir()).type === 0x01021994 ? 4096 : 64 * 1024);
   });
 
   it('leaves no file when the engine refuses the request', async () => {

@@ -75,6 +75,27 @@ describe.each(['sync', 'async'] as const)('createFileSink, io %s', (io) => {
     for (let i = 0; i < 10; i++) expect(bytes.subarray(i * 1000, (i + 1) * 1000).every((b) => b === i)).toBe(true);
   });
 
+  it('with page-sized holes, writes pages between holes straight to the file: half the blocks, the same bytes', async () => {
+    const dir = await tempDir();
+    const path = join(dir, 'pages.bin');
+    const sink = createFileSink(path, { io, holeBytes: 4096 });
+    const page = new Uint8Array(4096);
+    for (let i = 0; i < 256; i++) {
+      await sink.write(page.fill((i % 255) + 1));
+      await sink.writeZeros(4096);
+    }
+    await sink.close();
+    const info = await stat(path);
+    expect(info.size).toBe(512 * 4096);
+    expect(info.blocks * 512).toBeLessThanOrEqual(256 * 4096 + 64 * 1024);
+    const bytes = await readFile(path);
+    for (let i = 0; i < 256; i++) {
+      expect(bytes[2 * i * 4096]).toBe((i % 255) + 1);
+      expect(bytes[2 * i * 4096 + 4095]).toBe((i % 255) + 1);
+      expect(bytes.subarray((2 * i + 1) * 4096, (2 * i + 2) * 4096).every((b) => b === 0)).toBe(true);
+    }
+  });
+
   it('turns long zero runs into holes, short ones into zeros, and keeps a trailing hole', async () => {
     const dir = await tempDir();
     const path = join(dir, 'sparse.bin');

@@ -119,34 +119,49 @@ export async function writeElf(layout: ElfLayout, header: Uint8Array, ctx: DumpC
 }
 
 /**
- * Runs of zero pages shorter than this are written as data: a hole that small saves nothing (the
- * Node file sink fills any run under 64 KiB anyway), and merging them keeps the number of sink
- * calls down when zero and non-zero pages alternate.
+ * Writes a chunk, turning runs of whole zero pages into `writeZeros` where the sink supports them.
+ * Runs shorter than the sink's holeBytes are written as data.
+ *
+ * Any run long enough to become a hole holds a whole holeBytes-aligned block of zeros, so only
+ * those blocks are probed, and a zero block is then widened a page at a time: with 64 KiB holes a
+ * chunk of mixed pages costs one test per 64 KiB instead of one per page (the zero test's
+ * first-byte check answers most probes). A zero tail becomes a hole whatever its length: the next
+ * chunk may continue it.
  */
-const MIN_HOLE_BYTES = 64 * 1024;
-
-/** Writes a chunk, turning runs of whole zero pages into `writeZeros` where the sink supports them. */
 export async function writeMemoryChunk(chunk: Uint8Array, ctx: DumpContext): Promise<void> {
   if (!ctx.sparse) {
     await ctx.write(chunk);
     return;
   }
+  const end = chunk.length;
+  const holeBytes = ctx.holeBytes;
+  // Most data pages start or end with a non-zero byte: two reads spare them a view and a call.
+  const zeroAt = (at: number, stop: number): boolean => chunk[at] === 0 && chunk[stop - 1] === 0 && ctx.isZero(chunk.subarray(at, stop));
   let dataStart = 0;
-  let zeroStart = -1;
-  for (let at = 0; at < chunk.length; at += PAGE_SIZE) {
-    if (ctx.isZero(chunk.subarray(at, Math.min(at + PAGE_SIZE, chunk.length)))) {
-      if (zeroStart < 0) zeroStart = at;
+  for (let probe = 0; probe < end; ) {
+    const probeEnd = Math.min(probe + holeBytes, end);
+    if (!zeroAt(probe, probeEnd)) {
+      probe = probeEnd;
       continue;
     }
-    if (zeroStart >= 0 && at - zeroStart >= MIN_HOLE_BYTES) {
-      if (zeroStart > dataStart) await ctx.write(chunk.subarray(dataStart, zeroStart));
-      await ctx.writeZeros(at - zeroStart);
-      dataStart = at;
+    let start = probe;
+    while (start - PAGE_SIZE >= dataStart && zeroAt(start - PAGE_SIZE, start)) start -= PAGE_SIZE;
+    let stop = probeEnd;
+    while (stop < end && zeroAt(stop, Math.min(stop + PAGE_SIZE, end))) stop = Math.min(stop + PAGE_SIZE, end);
+    if (stop - start >= holeBytes || stop === end) {
+      // The sink usually takes both at once; only a real wait costs an await (a microtask).
+      const data = start > dataStart ? ctx.writeNow(chunk.subarray(dataStart, start)) : undefined;
+      if (data !== undefined) await data;
+      const hole = ctx.writeZerosNow(stop - start);
+      if (hole !== undefined) await hole;
+      dataStart = stop;
     }
-    zeroStart = -1;
+    probe = stop;
   }
-  // A zero tail becomes a hole whatever its length: the next chunk may continue it.
-  const dataEnd = zeroStart >= 0 ? zeroStart : chunk.length;
-  if (dataEnd > dataStart) await ctx.write(chunk.subarray(dataStart, dataEnd));
-  if (dataEnd < chunk.length) await ctx.writeZeros(chunk.length - dataEnd);
+  if (dataStart === end) return;
+  // A zero tail too short to hold a probe block.
+  let tail = end;
+  while (tail - PAGE_SIZE >= dataStart && zeroAt(tail - PAGE_SIZE, tail)) tail -= PAGE_SIZE;
+  if (tail > dataStart) await ctx.writeNow(chunk.subarray(dataStart, tail));
+  if (tail < end) await ctx.writeZerosNow(end - tail);
 }
