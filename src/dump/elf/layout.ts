@@ -12,8 +12,11 @@
  * as eu-readelf) and moves the section headers to the end of the file, after the string table,
  * so the program headers follow the Ehdr as crash requires.
  *
- * No alignment anywhere. PT_LOAD offsets point into the memory section; a mapping outside the
- * dumped memory gets p_offset ~0 and p_filesz 0. The machine and class come from the first CPU.
+ * QEMU aligns nothing. The default flavour starts guest memory on a 4 KiB file offset (zero
+ * padding after the notes): guest pages then fill whole file-system blocks, so a zero page can
+ * become a hole (page-sized holes on tmpfs, see the Node file sink), and reads of a page touch one
+ * block. PT_LOAD offsets point into the memory section; a mapping outside the dumped memory gets
+ * p_offset ~0 and p_filesz 0. The machine and class come from the first CPU.
  */
 
 import { assert } from '../../core/errors.js';
@@ -92,6 +95,9 @@ export function filterBlocks(blocks: readonly DumpBlock[], filter: Filter | unde
   return out;
 }
 
+/** The default flavour's file alignment of guest memory. */
+const MEMORY_ALIGN = 4096;
+
 export function layoutElf(
   cpus: readonly CpuSnapshot[],
   allBlocks: readonly DumpBlock[],
@@ -109,7 +115,7 @@ export function layoutElf(
   const strtab = noteSection ? SHSTRTAB_WITH_NOTES : SHSTRTAB;
   const phdrOffset = noteSection ? ehdrSize : ehdrSize + shdrCount * shentSize;
   const noteOffset = phdrOffset + phentSize * phdrCount;
-  const memoryOffset = noteOffset + noteSize;
+  const memoryOffset = noteSection ? Math.ceil((noteOffset + noteSize) / MEMORY_ALIGN) * MEMORY_ALIGN : noteOffset + noteSize;
   let at = memoryOffset;
   const blocks = filtered.map((b) => {
     const placed = { ...b, fileOffset: at };

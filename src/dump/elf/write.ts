@@ -24,8 +24,9 @@ export const PAGE_SIZE = 4096;
 
 export function elfHeaderBytes(layout: ElfLayout, notes: Uint8Array, qemuEhsize: boolean): Uint8Array {
   assert(notes.length === layout.noteSize, 'note bytes differ from the planned note size');
-  // Everything before guest memory: Ehdr, program headers, notes (and QEMU's section headers).
-  const out = new Uint8Array(layout.noteOffset + layout.noteSize);
+  // Everything before guest memory: Ehdr, program headers, notes (and QEMU's section headers),
+  // and the default flavour's padding up to the aligned memory offset.
+  const out = new Uint8Array(layout.memoryOffset);
   const is64 = layout.elfClass === 64;
   out.set([0x7f, 0x45, 0x4c, 0x46, is64 ? 2 : 1, 1, 1], 0);
   writeU16le(out, 16, ET_CORE);
