@@ -148,6 +148,8 @@ export async function writeMemoryChunk(chunk: Uint8Array, ctx: DumpContext): Pro
     let start = probe;
     while (start - PAGE_SIZE >= dataStart && zeroAt(start - PAGE_SIZE, start)) start -= PAGE_SIZE;
     let stop = probeEnd;
+    // Whole probe blocks first: a long zero run costs one test per block, not per page.
+    while (stop + holeBytes <= end && zeroAt(stop, stop + holeBytes)) stop += holeBytes;
     while (stop < end && zeroAt(stop, Math.min(stop + PAGE_SIZE, end))) stop = Math.min(stop + PAGE_SIZE, end);
     if (stop - start >= holeBytes || stop === end) {
       // The sink usually takes both at once; only a real wait costs an await (a microtask).
