@@ -42,7 +42,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createMachine, dumpSourceFromMachine, parseSize, type DumpFormat, type DumpSource, type Machine } from '../src/index.js';
-import { createNodeDumpEngine, dumpToFile, type NodeDumpEngine } from '../src/node/index.js';
+import { createNodeDumpEngine, dumpToFile, isNativeCodec, nativeAddonStatus, nodeZlibCodec, type NodeDumpEngine } from '../src/node/index.js';
 import { windowsGuestImage } from '../test/support/windows-guest.js';
 
 const GiB = 2 ** 30;
@@ -367,6 +367,16 @@ function rates(sizeBytes: number, runs: readonly Run[]): string {
   return `${rate(sizeBytes, runs).toFixed(3)} (${Math.min(...each).toFixed(2)}-${Math.max(...each).toFixed(2)})`;
 }
 
+/** Which code compresses a format's pages in the default flavour: the native addon, node:zlib or a JavaScript codec. */
+function codecPath(engine: NodeDumpEngine, format: DumpFormat): string | undefined {
+  if (!format.startsWith('kdump-')) return undefined;
+  const codec = engine.codecFor(format as Exclude<DumpFormat, 'elf' | 'win-dmp'>);
+  if (codec === undefined) return undefined;
+  if (isNativeCodec(codec)) return `native addon (${codec.native.library}), a batch per call`;
+  if (codec === nodeZlibCodec) return 'node:zlib, a page per call';
+  return `portable ${codec.name} codec (JavaScript/WebAssembly), a page per call`;
+}
+
 function pad(text: string, width: number): string {
   return text.padEnd(width);
 }
@@ -422,6 +432,12 @@ async function benchGuest(sizeText: string, dir: string, withQemu: boolean, page
         pad(theirs.length > 0 ? rates(sizeBytes, theirs) : '-', 20), pad(qemuRate === undefined ? '-' : (oursRate / qemuRate).toFixed(2), 10),
         pad(loop.length > 0 ? rates(sizeBytes, loop) : '-', 20), pad(loopRate === undefined ? '-' : (oursRate / loopRate).toFixed(2), 12),
         target === undefined ? '' : `>= ${target}x QEMU; RSS+ < 64 MiB`);
+    }
+    const native = nativeAddonStatus();
+    console.log('  codec paths: %s', native.loaded ? `native addon ${native.path}` : `no native addon: ${native.reason}`);
+    for (const format of formats) {
+      const path = codecPath(engine, format);
+      if (path !== undefined) console.log('    %s %s', pad(format, 14), path);
     }
     if (cLoopFormats.length > 0) {
       console.log('  C loop: a stand-in for QEMU where Debian\'s build lacks the codec: QEMU\'s kdump page loop in C with the codec\'s C library (bench/kdump-page-loop.c)');
