@@ -4,9 +4,11 @@
  * per call. Loading never throws: without a compiler or the libraries at install time, or with
  * SLICE86_NATIVE=0 in the environment, the Node entry keeps the portable JavaScript codecs.
  * Every entry point of the package (src/node, dist/node, dist/cli, dist/bench) sits two folders
- * below the package root, so one relative URL finds the addon from all of them.
+ * below the package root; the compression worker that tests bundle from the sources sits three
+ * below (node_modules/.cache/slice86); the first of those places holding the addon is used.
  */
 
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { Slice86Error } from '../core/errors.js';
@@ -34,7 +36,10 @@ export interface NativeAddon {
 /** compressPages flag: store random-looking pages raw without running the codec. */
 export const NATIVE_SKIP_INCOMPRESSIBLE = 0x1;
 
-export const NATIVE_ADDON_PATH = fileURLToPath(new URL('../../native/build/Release/slice86_native.node', import.meta.url));
+const ADDON_FILE = 'native/build/Release/slice86_native.node';
+export const NATIVE_ADDON_PATH = ['../../', '../../../']
+  .map((up) => fileURLToPath(new URL(up + ADDON_FILE, import.meta.url)))
+  .find((path) => existsSync(path)) ?? fileURLToPath(new URL(`../../${ADDON_FILE}`, import.meta.url));
 
 export type NativeAddonStatus = { readonly loaded: true; readonly path: string; readonly addon: NativeAddon } | { readonly loaded: false; readonly reason: string };
 
