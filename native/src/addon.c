@@ -8,8 +8,10 @@
  *   compressPages(codec, pages, out, sizes, flags) -> bytes of `out` used
  *     pages: one Uint8Array of n * 4096 bytes, or an array of n Uint8Arrays of 4096 bytes each.
  *     out:   the arena, at least n * 4096 bytes; blocks are packed at its start in page order.
- *     sizes: Int32Array of at least n; each page's block length, or -1 to store the page raw.
- *     flags: bit 0 stores random-looking pages raw untried (incompressible.c).
+ *     sizes: Int32Array of at least n; each page's block length, -1 to store the page raw, or
+ *            -2 for a page of zero bytes (only with flag bit 1).
+ *     flags: bit 0 stores random-looking pages raw untried (incompressible.c); bit 1 finds
+ *            zero pages (the writer then needs no zero test of its own, a call per page).
  *   decompressZstd(block, out) -> bytes decoded into `out`, or -1 for a bad or too long frame
  *     (the portable zstd codec loads asynchronously; this one is there from the start).
  *   looksIncompressible(page) -> boolean, the test alone (for tests).
@@ -37,6 +39,9 @@
 #define CODEC_SNAPPY 0x4
 #define CODEC_ZSTD 0x20
 #define FLAG_SKIP_INCOMPRESSIBLE 0x1
+#define FLAG_FIND_ZERO 0x2
+#define SIZE_RAW (-1)
+#define SIZE_ZERO (-2)
 #define ZSTD_LEVEL 1
 /* Room for any codec's output of one page: LZO's bound is 4419, snappy's 4810. */
 #define SCRATCH_BYTES 8192
@@ -111,6 +116,21 @@ static size_t compress_page(struct native_state *state, int codec, const uint8_t
     }
 }
 
+/* Whether all 4096 bytes are zero: most pages with data differ in their first word. */
+static int is_zero_page(const uint8_t *page) {
+    uint64_t first;
+    memcpy(&first, page, 8);
+    if (first != 0) return 0;
+    uint64_t any = 0;
+    for (size_t at = 0; at < PAGE; at += 64) {
+        uint64_t w[8];
+        memcpy(w, page + at, 64);
+        any |= w[0] | w[1] | w[2] | w[3] | w[4] | w[5] | w[6] | w[7];
+        if (any != 0) return 0;
+    }
+    return 1;
+}
+
 static int known_codec(int codec) {
     return codec == CODEC_ZLIB || codec == CODEC_LZO || codec == CODEC_SNAPPY || codec == CODEC_ZSTD;
 }
@@ -176,8 +196,10 @@ static napi_value compress_pages(napi_env env, napi_callback_info info) {
     size_t used = 0;
     for (uint32_t i = 0; i < n; i++) {
         const uint8_t *page = pages != NULL ? pages[i] : contiguous + (size_t)i * PAGE;
-        int32_t size = -1;
-        if (!((flags & FLAG_SKIP_INCOMPRESSIBLE) && looks_incompressible(&state->incompressible, page))) {
+        int32_t size = SIZE_RAW;
+        if ((flags & FLAG_FIND_ZERO) && is_zero_page(page)) {
+            size = SIZE_ZERO;
+        } else if (!((flags & FLAG_SKIP_INCOMPRESSIBLE) && looks_incompressible(&state->incompressible, page))) {
             size_t block = compress_page(state, codec, page);
             /* The arena holds n pages and every block is smaller than its page, so this always fits;
              * memmove, as `out` may be the pages' own buffer (blocks packed in place). */

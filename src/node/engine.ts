@@ -45,6 +45,8 @@ export class NodeDumpEngine {
   readonly #workerUrl: URL | string | undefined;
   #active = false;
   #qemuFlavour = false;
+  /** The dump uses isZeroPage (the caller gave no isZero), which the native compressor may run itself. */
+  #ownZeroTest = true;
   #pool: CompressWorkerPool | undefined;
 
   constructor(options: NodeDumpEngineOptions = {}) {
@@ -92,6 +94,7 @@ export class NodeDumpEngine {
     if (this.#active) throw new DumpError('dump-in-progress', 'There is a dump in process, please wait.', { qemuMessage: 'There is a dump in process, please wait.' });
     this.#active = true;
     this.#qemuFlavour = options.compat === 'qemu-7.2';
+    this.#ownZeroTest = options.isZero === undefined;
     const pool = this.#workers > 0 ? new CompressWorkerPool({ workers: this.#workers, workerUrl: this.#workerUrl }) : undefined;
     this.#pool = pool;
     try {
@@ -108,7 +111,7 @@ export class NodeDumpEngine {
     const effective = this.#qemuFlavour && (codec === nodeZlibCodec || codec === nativeCodecs().zlib) ? zlibCodec : codec;
     if (this.#pool !== undefined) return this.#pool.compressorFor(effective);
     // QEMU runs the codec on every page; the default flavour lets the addon skip random-looking ones.
-    return isNativeCodec(effective) ? nativeCompressor(effective, { skipIncompressible: !this.#qemuFlavour }) : inlineCompressor(effective);
+    return isNativeCodec(effective) ? nativeCompressor(effective, { skipIncompressible: !this.#qemuFlavour, findZeroPages: this.#ownZeroTest }) : inlineCompressor(effective);
   }
 }
 

@@ -35,6 +35,8 @@ export interface NativeAddon {
 
 /** compressPages flag: store random-looking pages raw without running the codec. */
 export const NATIVE_SKIP_INCOMPRESSIBLE = 0x1;
+/** compressPages flag: mark pages of zero bytes with size -2 (not compressed, not stored). */
+export const NATIVE_FIND_ZERO = 0x2;
 
 const ADDON_FILE = 'native/build/Release/slice86_native.node';
 export const NATIVE_ADDON_PATH = ['../../', '../../../']

@@ -16,9 +16,9 @@
 import { DUMP_DH_COMPRESSED_LZO, DUMP_DH_COMPRESSED_SNAPPY, DUMP_DH_COMPRESSED_ZLIB, DUMP_DH_COMPRESSED_ZSTD, type CodecName, type PageCodec } from '../dump/kdump/codecs/codec.js';
 import { lzoCodec } from '../dump/kdump/codecs/lzo.js';
 import { snappyCodec } from '../dump/kdump/codecs/snappy.js';
-import { COMPRESS_BATCH_PAGES, inlineCompressor, type PageCompressor } from '../dump/kdump/compressor.js';
+import { COMPRESS_BATCH_PAGES, inlineCompressor, type PageCompressor, type ZeroFindingBatch } from '../dump/kdump/compressor.js';
 import { PAGE_SIZE } from '../dump/kdump/pages.js';
-import { callNative, nativeAddon, NATIVE_SKIP_INCOMPRESSIBLE, NativeCodecError, type NativeAddon } from './native-addon.js';
+import { callNative, nativeAddon, NATIVE_FIND_ZERO, NATIVE_SKIP_INCOMPRESSIBLE, NativeCodecError, type NativeAddon } from './native-addon.js';
 import { nodeZlibCodec } from './zlib-codec.js';
 
 /** A page codec whose compression runs in the addon; `native` tells them from the portable ones. */
@@ -89,34 +89,73 @@ function nativeCodec(addon: NativeAddon, name: CodecName, flag: number, library:
  * A PageCompressor running `codec` in the addon, a batch per call. With `skipIncompressible`
  * (the default flavour, for codecs where it pays), random-looking pages are stored raw untried
  * by the addon's own copy of kdump/incompressible.ts; the writer's JavaScript test is then left
- * out, which the codec this compressor reports (slowToFail false) tells the writer.
+ * out, which the codec this compressor reports (slowToFail false) tells the writer. With
+ * `findZeroPages` it also offers compressBatchFindingZeros: the addon finds the zero pages of the
+ * whole batch, sparing the writer a zero test per page.
  */
-export function nativeCompressor(codec: NativePageCodec, options: { skipIncompressible: boolean }): PageCompressor {
+export function nativeCompressor(codec: NativePageCodec, options: { skipIncompressible: boolean; findZeroPages?: boolean }): PageCompressor {
   const { addon } = codec.native;
-  const flags = options.skipIncompressible && codec.slowToFail === true ? NATIVE_SKIP_INCOMPRESSIBLE : 0;
+  const skipFlag = options.skipIncompressible && codec.slowToFail === true ? NATIVE_SKIP_INCOMPRESSIBLE : 0;
   const reported: PageCodec = { ...codec, slowToFail: false };
   const fallback = inlineCompressor(codec);
   let arena = new Uint8Array(COMPRESS_BATCH_PAGES * PAGE_SIZE);
   let sizes = new Int32Array(COMPRESS_BATCH_PAGES);
-  return {
+  let zero = new Uint8Array(COMPRESS_BATCH_PAGES);
+
+  /** Runs the addon over the batch; sizes then holds each page's block length, -1 (raw) or -2 (zero). */
+  const run = (pages: readonly Uint8Array[], flags: number): void => {
+    if (sizes.length < pages.length) {
+      arena = new Uint8Array(pages.length * PAGE_SIZE);
+      sizes = new Int32Array(pages.length);
+      zero = new Uint8Array(pages.length);
+    }
+    callNative(() => addon.compressPages(codec.flag, contiguous(pages) ?? pages, arena, sizes, flags));
+  };
+
+  const blocksOf = (count: number): (Uint8Array | undefined)[] => {
+    const blocks = new Array<Uint8Array | undefined>(count);
+    let at = 0;
+    for (let i = 0; i < count; i++) {
+      const size = sizes[i] ?? -1;
+      if (size < 0) continue;
+      blocks[i] = arena.subarray(at, at + size);
+      at += size;
+    }
+    return blocks;
+  };
+
+  const compressor: PageCompressor = {
     codec: reported,
     compressBatch(pages) {
       // Only whole pages go to C in a batch; anything else (never from the kdump writer) goes page by page.
       if (!pages.every((page) => page.length === PAGE_SIZE)) return fallback.compressBatch(pages);
-      if (sizes.length < pages.length) {
-        arena = new Uint8Array(pages.length * PAGE_SIZE);
-        sizes = new Int32Array(pages.length);
-      }
-      callNative(() => addon.compressPages(codec.flag, pages, arena, sizes, flags));
-      const blocks = new Array<Uint8Array | undefined>(pages.length);
-      let at = 0;
-      for (let i = 0; i < pages.length; i++) {
-        const size = sizes[i] ?? -1;
-        if (size < 0) continue;
-        blocks[i] = arena.subarray(at, at + size);
-        at += size;
-      }
-      return blocks;
+      run(pages, skipFlag);
+      return blocksOf(pages.length);
     },
   };
+  if (options.findZeroPages !== true) return compressor;
+  return {
+    ...compressor,
+    compressBatchFindingZeros(pages): ZeroFindingBatch | Promise<ZeroFindingBatch> {
+      if (!pages.every((page) => page.length === PAGE_SIZE)) throw new NativeCodecError('invalid-pages', 'compressBatchFindingZeros takes 4096-byte pages only');
+      run(pages, skipFlag | NATIVE_FIND_ZERO);
+      for (let i = 0; i < pages.length; i++) zero[i] = sizes[i] === -2 ? 1 : 0;
+      return { blocks: blocksOf(pages.length), zero };
+    },
+  };
+}
+
+/**
+ * One view over the batch when its pages lie back to back in one buffer (consecutive frames of a
+ * RAM block, the usual case), so the addon reads a single array rather than an element per page.
+ */
+function contiguous(pages: readonly Uint8Array[]): Uint8Array | undefined {
+  const first = pages[0];
+  if (first === undefined) return undefined;
+  const { buffer, byteOffset } = first;
+  for (let i = 1; i < pages.length; i++) {
+    const page = pages[i];
+    if (page?.buffer !== buffer || page.byteOffset !== byteOffset + i * PAGE_SIZE) return undefined;
+  }
+  return new Uint8Array(buffer, byteOffset, pages.length * PAGE_SIZE);
 }

@@ -173,19 +173,28 @@ async function writePages(source: DumpSource, plan: KdumpWrite, out: PieceWriter
   let dataOffset = layout.dataOffset + PAGE_SIZE;
   const hint = { index: 0 };
   const kinds = new Uint8Array(COMPRESS_BATCH_PAGES);
+  // A compressor that tells zero pages apart itself gets whole batches; its blocks are indexed by page.
+  const findingZeros = compressor.compressBatchFindingZeros?.bind(compressor);
   for (const batch of pageBatches(source, plan.pfns, hint)) {
     ctx.checkAborted();
-    const toCompress: Uint8Array[] = [];
-    for (let i = 0; i < batch.length; i++) {
-      const page = batch[i] ?? new Uint8Array(PAGE_SIZE);
-      if (ctx.isZero(page)) kinds[i] = ZERO;
-      else if (plan.storeIncompressible === true && looksIncompressible(page)) kinds[i] = RAW;
-      else {
-        kinds[i] = COMPRESS;
-        toCompress.push(page);
+    let blocks: readonly (Uint8Array | undefined)[];
+    if (findingZeros !== undefined) {
+      const found = await compressBatch(compressor, () => findingZeros(batch));
+      for (let i = 0; i < batch.length; i++) kinds[i] = found.zero[i] === 1 ? ZERO : COMPRESS;
+      blocks = found.blocks;
+    } else {
+      const toCompress: Uint8Array[] = [];
+      for (let i = 0; i < batch.length; i++) {
+        const page = batch[i] ?? new Uint8Array(PAGE_SIZE);
+        if (ctx.isZero(page)) kinds[i] = ZERO;
+        else if (plan.storeIncompressible === true && looksIncompressible(page)) kinds[i] = RAW;
+        else {
+          kinds[i] = COMPRESS;
+          toCompress.push(page);
+        }
       }
+      blocks = toCompress.length === 0 ? [] : await compressBatch(compressor, () => compressor.compressBatch(toCompress));
     }
-    const blocks = toCompress.length === 0 ? [] : await compressBatch(compressor, toCompress);
     let next = 0;
     for (let i = 0; i < batch.length; i++) {
       const page = batch[i] ?? new Uint8Array(PAGE_SIZE);
@@ -196,7 +205,7 @@ async function writePages(source: DumpSource, plan: KdumpWrite, out: PieceWriter
         if (flushing !== undefined) await flushing;
         continue;
       }
-      const block = kind === COMPRESS ? blocks[next++] : undefined;
+      const block = kind !== COMPRESS ? undefined : findingZeros !== undefined ? blocks[i] : blocks[next++];
       const stored = block ?? page;
       const flushingData = data.append(stored);
       if (flushingData !== undefined) await flushingData;
@@ -211,9 +220,9 @@ async function writePages(source: DumpSource, plan: KdumpWrite, out: PieceWriter
 }
 
 /** A codec that fails is an environment failure, reported like a failing sink (architecture §3). */
-async function compressBatch(compressor: PageCompressor, pages: readonly Uint8Array[]): Promise<(Uint8Array | undefined)[]> {
+async function compressBatch<T>(compressor: PageCompressor, compress: () => T | Promise<T>): Promise<T> {
   try {
-    return await compressor.compressBatch(pages);
+    return await compress();
   } catch (cause) {
     if (cause instanceof DumpError) throw cause;
     throw new DumpError('sink-failed', `${compressor.codec.name} page compression failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
