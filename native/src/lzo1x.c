@@ -138,7 +138,8 @@ size_t lzo1x_compress(struct lzo1x_state *state, const uint8_t *src, size_t n, u
             /* An entry of an earlier call (other tag) wraps to a huge distance: no candidate. */
             size_t candidate = (size_t)(uint16_t)(table[slot] - tag);
             table[slot] = (uint16_t)(ip | tag);
-            if (candidate >= ip || ip - candidate > M4_MAX_DIST || read32(src + candidate) != seq) {
+            /* Inputs are at most 4096 bytes, so every candidate is within M2..M4 reach (M4_MAX_DIST). */
+            if (__builtin_expect(candidate >= ip || read32(src + candidate) != seq, 1)) {
                 ip += 1 + ((ip - anchor) >> SKIP_SHIFT);
                 continue;
             }
