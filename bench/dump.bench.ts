@@ -22,8 +22,11 @@
  *     flattened pieces) in C (bench/kdump-page-loop.c, compiled with cc against liblzo2,
  *     libsnappy and zlib when they are installed) on the same RAM image. It runs for zlib too,
  *     next to real QEMU, which shows how close the stand-in comes to QEMU.
- *  3. The measurements behind the Node defaults, on a 256 MiB guest of the same mix: kdump-zlib
- *     in the calling thread against worker pools, and node:zlib against pako (qemu-7.2 flavour).
+ *  3. The measurements behind the Node defaults, on a 256 MiB guest of the same mix: the native
+ *     addon's codecs (when it is built) against node:zlib and the portable ones, the calling thread
+ *     against worker pools, and pako (qemu-7.2 flavour).
+ * Which code compresses each kdump format (native addon, node:zlib or a JavaScript codec) is
+ * printed under each guest's table.
  * Knobs: SLICE86_BENCH_DUMP_SIZES=1G,4G, SLICE86_BENCH_DUMP_FORMATS=elf,kdump-zlib,
  * SLICE86_BENCH_QEMU=0 (ours only), SLICE86_BENCH_C_LOOP=0 (no stand-in), SLICE86_BENCH_DUMP_DEFAULTS=0 (skip 3),
  * SLICE86_BENCH_DUMP_DIR=/dev/shm (both sides dump to memory instead of the disk).
@@ -454,16 +457,26 @@ async function benchDefaults(dir: string): Promise<void> {
   const machine = createMachine({ memorySize: '256M' });
   fillGuest(machine, 0xdec1de);
   const source = dumpSourceFromMachine(machine);
-  const variants: { label: string; workers: number; format: DumpFormat; compat?: 'qemu-7.2' }[] = [
-    { label: 'kdump-zlib, node:zlib, calling thread', workers: 0, format: 'kdump-zlib' },
-    { label: 'kdump-zlib, node:zlib, 1 worker', workers: 1, format: 'kdump-zlib' },
-    { label: 'kdump-zlib, node:zlib, 2 workers', workers: 2, format: 'kdump-zlib' },
+  const native = nativeAddonStatus().loaded;
+  const variants: { label: string; workers: number; format: DumpFormat; compat?: 'qemu-7.2'; native?: false }[] = [
+    ...(native
+      ? [
+          { label: 'kdump-zlib, native addon (libdeflate), calling thread', workers: 0, format: 'kdump-zlib' as const },
+          { label: 'kdump-zlib, native addon (libdeflate), 2 workers', workers: 2, format: 'kdump-zlib' as const },
+          { label: 'kdump-lzo, native addon, calling thread', workers: 0, format: 'kdump-lzo' as const },
+          { label: 'kdump-lzo, portable (TypeScript), calling thread', workers: 0, format: 'kdump-lzo' as const, native: false as const },
+          { label: 'kdump-snappy, native addon (libsnappy), calling thread', workers: 0, format: 'kdump-snappy' as const },
+        ]
+      : []),
+    { label: 'kdump-zlib, node:zlib, calling thread', workers: 0, format: 'kdump-zlib', native: false },
+    { label: 'kdump-zlib, node:zlib, 1 worker', workers: 1, format: 'kdump-zlib', native: false },
+    { label: 'kdump-zlib, node:zlib, 2 workers', workers: 2, format: 'kdump-zlib', native: false },
     { label: 'kdump-zlib, pako (qemu-7.2), calling thread', workers: 0, format: 'kdump-zlib', compat: 'qemu-7.2' },
     { label: 'kdump-zlib, pako (qemu-7.2), 2 workers', workers: 2, format: 'kdump-zlib', compat: 'qemu-7.2' },
-    { label: 'kdump-snappy, calling thread', workers: 0, format: 'kdump-snappy' },
-    { label: 'kdump-snappy, 2 workers', workers: 2, format: 'kdump-snappy' },
+    { label: 'kdump-snappy, snappyjs, calling thread', workers: 0, format: 'kdump-snappy', native: false },
+    { label: 'kdump-snappy, snappyjs, 2 workers', workers: 2, format: 'kdump-snappy', native: false },
   ];
-  const engines = await Promise.all(variants.map((v) => createNodeDumpEngine({ workers: v.workers })));
+  const engines = await Promise.all(variants.map((v) => createNodeDumpEngine({ workers: v.workers, native: v.native })));
   const runs = variants.map((): Run[] => []);
   for (let round = 0; round < ROUNDS; round++) {
     for (const [i, v] of variants.entries()) {

@@ -16,7 +16,7 @@ import { describe, expect, it } from 'vitest';
 import { lzo1xCompress, lzo1xDecompress, lzo1xWorstCase } from '../../src/dump/kdump/codecs/lzo1x.js';
 import { looksIncompressible } from '../../src/dump/kdump/incompressible.js';
 import { MemorySink, dumpSourceFromMachine, inputFromBytes, readDump, type CodecName, type DumpFormat } from '../../src/index.js';
-import { createNodeDumpEngine, nativeAddonStatus, nativeCodecs, nativeCompressor, NativeCodecError, type NativePageCodec } from '../../src/node/index.js';
+import { createNodeDumpEngine, isZeroPage, nativeAddonStatus, nativeCodecs, nativeCompressor, NativeCodecError, type NativePageCodec } from '../../src/node/index.js';
 import { DEBIAN_PYTHON, missingNativeAddon, missingPythonModule } from '../support/tools.js';
 import { thrown } from '../support/thrown.js';
 import { fillPage, filledMachine, xorshift } from './support.js';
@@ -268,6 +268,22 @@ describe.skipIf(skip !== undefined)(`the Node engine with the native compressor$
 
   it('kdump-lzo files are byte-identical with and without the addon', async () => {
     expect(Buffer.compare(await dump('kdump-lzo', true), await dump('kdump-lzo', false))).toBe(0);
+  });
+
+  it('finds zero pages in C unless the caller brings its own zero test, with the same file either way', async () => {
+    const engine = await createNodeDumpEngine();
+    const own = new MemorySink();
+    let tested = 0;
+    await engine.dump(dumpSourceFromMachine(machine), { sink: own, format: 'kdump-snappy', isZero: (page) => { tested++; return isZeroPage(page); } });
+    expect(tested).toBeGreaterThan(1000);
+    expect(Buffer.compare(own.bytes(), await dump('kdump-snappy', true))).toBe(0);
+    const pages = [new Uint8Array(PAGE), new Uint8Array(PAGE).fill(1), new Uint8Array(PAGE)];
+    (pages[2] ?? new Uint8Array(0))[PAGE - 1] = 1;
+    const sizes = new Int32Array(3);
+    codec('lzo').native.addon.compressPages(0x2, pages, new Uint8Array(3 * PAGE), sizes, 0x2);
+    expect(sizes[0]).toBe(-2);
+    expect(sizes[1]).toBeGreaterThan(0);
+    expect(sizes[2]).toBeGreaterThan(0);
   });
 
   it("the qemu-7.2 flavour's kdump-zlib stays pako's (QEMU's bytes), whatever the addon", async () => {
