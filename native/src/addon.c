@@ -147,51 +147,81 @@ static napi_value compress_pages(napi_env env, napi_callback_info info) {
     if (napi_get_value_int32(env, argv[0], &codec) != napi_ok || !known_codec(codec)) return fail(env, "unknown-codec", "codec must be 0x1 (zlib), 0x2 (lzo), 0x4 (snappy) or 0x20 (zstd)");
     if (napi_get_value_int32(env, argv[4], &flags) != napi_ok) return fail(env, "invalid-argument", "flags must be a number");
 
-    /* Pages: one contiguous Uint8Array, or an array of page-sized Uint8Arrays. */
-    uint8_t *contiguous = NULL;
-    size_t contiguous_length = 0;
+    /*
+     * The array's elements are fetched first: fetching may run JavaScript (getters), which could
+     * detach a buffer looked at before. Every buffer pointer is taken after that, when no more
+     * JavaScript runs until this call returns.
+     */
     bool is_array = false;
     uint32_t n = 0;
-    if (uint8_view(env, argv[1], &contiguous, &contiguous_length)) {
-        if (contiguous_length % PAGE != 0) return fail(env, "invalid-pages", "pages must be a whole number of 4096-byte pages");
-        if (contiguous_length / PAGE > 0x7fffffff) return fail(env, "invalid-pages", "too many pages");
-        n = (uint32_t)(contiguous_length / PAGE);
+    napi_value *elements = NULL;
+    bool is_typed = false;
+    if (napi_is_typedarray(env, argv[1], &is_typed) == napi_ok && is_typed) {
+        /* one contiguous view; checked below */
     } else if (napi_is_array(env, argv[1], &is_array) == napi_ok && is_array) {
         CHECK(napi_get_array_length(env, argv[1], &n));
+        if (n > 0) {
+            elements = malloc(sizeof *elements * n);
+            if (elements == NULL) return fail(env, "native-failure", "out of memory");
+            for (uint32_t i = 0; i < n; i++) {
+                if (napi_get_element(env, argv[1], i, &elements[i]) != napi_ok) {
+                    free(elements);
+                    return fail(env, "invalid-pages", "every page must be a Uint8Array of 4096 bytes");
+                }
+            }
+        }
     } else {
         return fail(env, "invalid-pages", "pages must be a Uint8Array or an array of Uint8Arrays");
     }
 
-    uint8_t *out = NULL, *sizes_bytes = NULL;
-    size_t out_length = 0;
-    if (!uint8_view(env, argv[2], &out, &out_length)) return fail(env, "invalid-arena", "out must be a Uint8Array");
-    if (out_length / PAGE < n) return fail(env, "invalid-arena", "out must hold at least 4096 bytes per page");
-    bool is_typed = false;
-    napi_typedarray_type type;
-    size_t sizes_length = 0;
-    void *sizes_data = NULL;
-    if (napi_is_typedarray(env, argv[3], &is_typed) != napi_ok || !is_typed
-        || napi_get_typedarray_info(env, argv[3], &type, &sizes_length, &sizes_data, NULL, NULL) != napi_ok
-        || type != napi_int32_array || (sizes_data == NULL && sizes_length != 0)) {
-        return fail(env, "invalid-sizes", "sizes must be an Int32Array");
-    }
-    if (sizes_length < n) return fail(env, "invalid-sizes", "sizes must have one entry per page");
-    sizes_bytes = sizes_data;
-
-    /* Every page is checked before anything is written, so misuse leaves out and sizes untouched. */
+    uint8_t *contiguous = NULL;
     uint8_t **pages = NULL;
-    if (contiguous == NULL && n > 0) {
+    if (elements == NULL && !is_array) {
+        size_t contiguous_length = 0;
+        if (!uint8_view(env, argv[1], &contiguous, &contiguous_length)) return fail(env, "invalid-pages", "pages must be a Uint8Array or an array of Uint8Arrays");
+        if (contiguous_length % PAGE != 0) return fail(env, "invalid-pages", "pages must be a whole number of 4096-byte pages");
+        if (contiguous_length / PAGE > 0x7fffffff) return fail(env, "invalid-pages", "too many pages");
+        n = (uint32_t)(contiguous_length / PAGE);
+    } else if (n > 0) {
         pages = malloc(sizeof *pages * n);
-        if (pages == NULL) return fail(env, "native-failure", "out of memory");
+        if (pages == NULL) {
+            free(elements);
+            return fail(env, "native-failure", "out of memory");
+        }
         for (uint32_t i = 0; i < n; i++) {
-            napi_value element;
             size_t length = 0;
-            if (napi_get_element(env, argv[1], i, &element) != napi_ok || !uint8_view(env, element, &pages[i], &length) || length != PAGE) {
+            if (!uint8_view(env, elements[i], &pages[i], &length) || length != PAGE) {
+                free(elements);
                 free(pages);
                 return fail(env, "invalid-pages", "every page must be a Uint8Array of 4096 bytes");
             }
         }
     }
+    free(elements);
+
+    /* Every argument is checked before anything is written, so misuse leaves out and sizes untouched. */
+    uint8_t *out = NULL;
+    size_t out_length = 0;
+    napi_typedarray_type type;
+    size_t sizes_length = 0;
+    void *sizes_data = NULL;
+    const char *code = NULL, *message = NULL;
+    if (!uint8_view(env, argv[2], &out, &out_length)) {
+        code = "invalid-arena", message = "out must be a Uint8Array";
+    } else if (out_length / PAGE < n) {
+        code = "invalid-arena", message = "out must hold at least 4096 bytes per page";
+    } else if (napi_is_typedarray(env, argv[3], &is_typed) != napi_ok || !is_typed
+               || napi_get_typedarray_info(env, argv[3], &type, &sizes_length, &sizes_data, NULL, NULL) != napi_ok
+               || type != napi_int32_array || (sizes_data == NULL && sizes_length != 0)) {
+        code = "invalid-sizes", message = "sizes must be an Int32Array";
+    } else if (sizes_length < n) {
+        code = "invalid-sizes", message = "sizes must have one entry per page";
+    }
+    if (code != NULL) {
+        free(pages);
+        return fail(env, code, message);
+    }
+    uint8_t *sizes_bytes = sizes_data;
 
     size_t used = 0;
     for (uint32_t i = 0; i < n; i++) {

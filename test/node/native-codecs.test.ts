@@ -17,6 +17,7 @@ import { lzo1xCompress, lzo1xDecompress, lzo1xWorstCase } from '../../src/dump/k
 import { looksIncompressible } from '../../src/dump/kdump/incompressible.js';
 import { MemorySink, dumpSourceFromMachine, inputFromBytes, readDump, type CodecName, type DumpFormat } from '../../src/index.js';
 import { createNodeDumpEngine, isZeroPage, nativeAddonStatus, nativeCodecs, nativeCompressor, NativeCodecError, type NativePageCodec } from '../../src/node/index.js';
+import { callNative } from '../../src/node/native-addon.js';
 import { DEBIAN_PYTHON, missingNativeAddon, missingPythonModule } from '../support/tools.js';
 import { thrown } from '../support/thrown.js';
 import { fillPage, filledMachine, xorshift } from './support.js';
@@ -243,6 +244,11 @@ for at in range(0, len(data), 4096): print(snappy.compress(data[at:at + 4096]).h
     }
     expect(out.every((b) => b === 0xee)).toBe(true);
     expect(sizes.every((s) => s === -7)).toBe(true);
+    // A page getter that detaches the arena while the addon reads the array: refused, nothing written.
+    const arena = new Uint8Array(2 * PAGE);
+    const sneaky: Uint8Array[] = [page];
+    Object.defineProperty(sneaky, 1, { enumerable: true, get: () => { structuredClone(arena.buffer, { transfer: [arena.buffer] }); return page; } });
+    expect((thrown(() => callNative(() => addon.compressPages(1, sneaky, arena, sizes, 0))) as NativeCodecError).code).toBe('invalid-arena');
     // The batch compressor hands pages that are not 4096 bytes to the codec page by page.
     expect(() => compressor.compressBatch([page.subarray(0, 100)])).toThrow(NativeCodecError);
   });
