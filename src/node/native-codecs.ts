@@ -90,8 +90,8 @@ function nativeCodec(addon: NativeAddon, name: CodecName, flag: number, library:
  * (the default flavour, for codecs where it pays), random-looking pages are stored raw untried
  * by the addon's own copy of kdump/incompressible.ts; the writer's JavaScript test is then left
  * out, which the codec this compressor reports (slowToFail false) tells the writer. With
- * `findZeroPages` it also offers compressBatchFindingZeros: the addon finds the zero pages of the
- * whole batch, sparing the writer a zero test per page.
+ * `findZeroPages` it also offers compressBatchFindingZeros: the addon takes a run of pages as one
+ * view and finds its zero pages, sparing the writer a view and a zero test per page.
  */
 export function nativeCompressor(codec: NativePageCodec, options: { skipIncompressible: boolean; findZeroPages?: boolean }): PageCompressor {
   const { addon } = codec.native;
@@ -103,13 +103,13 @@ export function nativeCompressor(codec: NativePageCodec, options: { skipIncompre
   let zero = new Uint8Array(COMPRESS_BATCH_PAGES);
 
   /** Runs the addon over the batch; sizes then holds each page's block length, -1 (raw) or -2 (zero). */
-  const run = (pages: readonly Uint8Array[], flags: number): void => {
-    if (sizes.length < pages.length) {
-      arena = new Uint8Array(pages.length * PAGE_SIZE);
-      sizes = new Int32Array(pages.length);
-      zero = new Uint8Array(pages.length);
+  const run = (pages: Uint8Array | readonly Uint8Array[], count: number, flags: number): void => {
+    if (sizes.length < count) {
+      arena = new Uint8Array(count * PAGE_SIZE);
+      sizes = new Int32Array(count);
+      zero = new Uint8Array(count);
     }
-    callNative(() => addon.compressPages(codec.flag, contiguous(pages) ?? pages, arena, sizes, flags));
+    callNative(() => addon.compressPages(codec.flag, pages, arena, sizes, flags));
   };
 
   const blocksOf = (count: number): (Uint8Array | undefined)[] => {
@@ -129,7 +129,7 @@ export function nativeCompressor(codec: NativePageCodec, options: { skipIncompre
     compressBatch(pages) {
       // Only whole pages go to C in a batch; anything else (never from the kdump writer) goes page by page.
       if (!pages.every((page) => page.length === PAGE_SIZE)) return fallback.compressBatch(pages);
-      run(pages, skipFlag);
+      run(contiguous(pages) ?? pages, pages.length, skipFlag);
       return blocksOf(pages.length);
     },
   };
@@ -137,10 +137,11 @@ export function nativeCompressor(codec: NativePageCodec, options: { skipIncompre
   return {
     ...compressor,
     compressBatchFindingZeros(pages): ZeroFindingBatch | Promise<ZeroFindingBatch> {
-      if (!pages.every((page) => page.length === PAGE_SIZE)) throw new NativeCodecError('invalid-pages', 'compressBatchFindingZeros takes 4096-byte pages only');
-      run(pages, skipFlag | NATIVE_FIND_ZERO);
-      for (let i = 0; i < pages.length; i++) zero[i] = sizes[i] === -2 ? 1 : 0;
-      return { blocks: blocksOf(pages.length), zero };
+      if (pages.length % PAGE_SIZE !== 0) throw new NativeCodecError('invalid-pages', `compressBatchFindingZeros takes whole 4096-byte pages, not ${pages.length} bytes`);
+      const count = pages.length / PAGE_SIZE;
+      run(pages, count, skipFlag | NATIVE_FIND_ZERO);
+      for (let i = 0; i < count; i++) zero[i] = sizes[i] === -2 ? 1 : 0;
+      return { blocks: blocksOf(count), zero };
     },
   };
 }

@@ -15,7 +15,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { lzo1xCompress, lzo1xDecompress, lzo1xWorstCase } from '../../src/dump/kdump/codecs/lzo1x.js';
 import { looksIncompressible } from '../../src/dump/kdump/incompressible.js';
-import { MemorySink, dumpSourceFromMachine, inputFromBytes, readDump, type CodecName, type DumpFormat } from '../../src/index.js';
+import { MemorySink, dumpSourceFromBytes, dumpSourceFromMachine, inputFromBytes, powerOnSnapshot, readDump, type CodecName, type DumpFormat } from '../../src/index.js';
 import { createNodeDumpEngine, isZeroPage, nativeAddonStatus, nativeCodecs, nativeCompressor, NativeCodecError, type NativePageCodec } from '../../src/node/index.js';
 import { callNative } from '../../src/node/native-addon.js';
 import { DEBIAN_PYTHON, missingNativeAddon, missingPythonModule } from '../support/tools.js';
@@ -274,6 +274,26 @@ describe.skipIf(skip !== undefined)(`the Node engine with the native compressor$
 
   it('kdump-lzo files are byte-identical with and without the addon', async () => {
     expect(Buffer.compare(await dump('kdump-lzo', true), await dump('kdump-lzo', false))).toBe(0);
+  });
+
+  it('writes the same file as the portable path over unaligned blocks, frames shared by two blocks and gaps', async () => {
+    const rnd = xorshift(21);
+    const bytes = (pages: number, extra: number): Uint8Array => {
+      const b = new Uint8Array(pages * PAGE + extra);
+      for (let at = 0; at + PAGE <= b.length; at += PAGE) if (rnd() % 3 !== 0) fillPage(b.subarray(at, at + PAGE), rnd() % 2 === 0 ? 'random' : 'text', rnd);
+      return b;
+    };
+    const source = dumpSourceFromBytes([
+      { gpa: 0, bytes: bytes(300, 100) },
+      { gpa: 300 * PAGE + 2000, bytes: bytes(10, 0) },
+      { gpa: 700 * PAGE, bytes: bytes(600, 0) },
+    ], [powerOnSnapshot(0)]);
+    const write = async (native: boolean): Promise<Uint8Array> => {
+      const sink = new MemorySink();
+      await (await createNodeDumpEngine({ native })).dump(source, { sink, format: 'kdump-raw-lzo' });
+      return sink.bytes();
+    };
+    expect(Buffer.compare(await write(true), await write(false))).toBe(0);
   });
 
   it('finds zero pages in C unless the caller brings its own zero test, with the same file either way', async () => {
