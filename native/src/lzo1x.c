@@ -51,7 +51,7 @@ static inline uint64_t read64(const uint8_t *p) {
 }
 
 /* First position from `from` on where the match at `dist` stops (or the input ends): 8 bytes a step. */
-static inline size_t match_end(const uint8_t *src, size_t n, size_t from, size_t dist) {
+static inline __attribute__((always_inline)) size_t match_end(const uint8_t *src, size_t n, size_t from, size_t dist) {
     size_t i = from;
     while (i + 8 <= n) {
         uint64_t diff = read64(src + i) ^ read64(src + i - dist);
@@ -63,7 +63,7 @@ static inline size_t match_end(const uint8_t *src, size_t n, size_t from, size_t
 }
 
 /* Length extension: one zero byte per 255, then the non-zero remainder (rest >= 1). */
-static size_t write_length_extension(uint8_t *out, size_t op, size_t rest) {
+static inline __attribute__((always_inline)) size_t write_length_extension(uint8_t *out, size_t op, size_t rest) {
     while (rest > 255) {
         out[op++] = 0;
         rest -= 255;
@@ -72,7 +72,7 @@ static size_t write_length_extension(uint8_t *out, size_t op, size_t rest) {
     return op + 1;
 }
 
-static size_t emit_literals(const uint8_t *src, size_t n, size_t from, size_t to, uint8_t *out, size_t op) {
+static inline __attribute__((always_inline)) size_t emit_literals(const uint8_t *src, size_t n, size_t from, size_t to, uint8_t *out, size_t op) {
     size_t t = to - from;
     if (t == 0) return op;
     if (op == 0 && t <= FIRST_BYTE_MAX_LITERALS) {
@@ -95,7 +95,7 @@ static size_t emit_literals(const uint8_t *src, size_t n, size_t from, size_t to
     return op + t;
 }
 
-static size_t write_opcode_with_length(uint8_t *out, size_t op, uint8_t opcode, size_t len, size_t max_short) {
+static inline __attribute__((always_inline)) size_t write_opcode_with_length(uint8_t *out, size_t op, uint8_t opcode, size_t len, size_t max_short) {
     if (len <= max_short) {
         out[op] = (uint8_t)(opcode | (len - 2));
         return op + 1;
@@ -104,7 +104,7 @@ static size_t write_opcode_with_length(uint8_t *out, size_t op, uint8_t opcode, 
     return write_length_extension(out, op + 1, len - max_short);
 }
 
-static size_t emit_match(uint8_t *out, size_t op, size_t dist, size_t len) {
+static inline __attribute__((always_inline)) size_t emit_match(uint8_t *out, size_t op, size_t dist, size_t len) {
     if (len <= M2_MAX_LEN && dist <= M2_MAX_DIST) {
         size_t d = dist - 1;
         out[op] = (uint8_t)(((len - 1) << 5) | ((d & 7) << 2));
