@@ -22,8 +22,11 @@
  *     flattened pieces) in C (bench/kdump-page-loop.c, compiled with cc against liblzo2,
  *     libsnappy and zlib when they are installed) on the same RAM image. It runs for zlib too,
  *     next to real QEMU, which shows how close the stand-in comes to QEMU.
- *  3. The measurements behind the Node defaults, on a 256 MiB guest of the same mix: kdump-zlib
- *     in the calling thread against worker pools, and node:zlib against pako (qemu-7.2 flavour).
+ *  3. The measurements behind the Node defaults, on a 256 MiB guest of the same mix: the native
+ *     addon's codecs (when it is built) against node:zlib and the portable ones, the calling thread
+ *     against worker pools, and pako (qemu-7.2 flavour).
+ * Which code compresses each kdump format (native addon, node:zlib or a JavaScript codec) is
+ * printed under each guest's table.
  * Knobs: SLICE86_BENCH_DUMP_SIZES=1G,4G, SLICE86_BENCH_DUMP_FORMATS=elf,kdump-zlib,
  * SLICE86_BENCH_QEMU=0 (ours only), SLICE86_BENCH_C_LOOP=0 (no stand-in), SLICE86_BENCH_DUMP_DEFAULTS=0 (skip 3),
  * SLICE86_BENCH_DUMP_DIR=/dev/shm (both sides dump to memory instead of the disk), SLICE86_BENCH_HOLE_BYTES=65536
@@ -43,7 +46,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createMachine, dumpSourceFromMachine, parseSize, type DumpFormat, type DumpSource, type Machine } from '../src/index.js';
-import { createNodeDumpEngine, dumpToFile, type NodeDumpEngine } from '../src/node/index.js';
+import { createNodeDumpEngine, dumpToFile, isNativeCodec, nativeAddonStatus, nodeZlibCodec, type NodeDumpEngine } from '../src/node/index.js';
 import { windowsGuestImage } from '../test/support/windows-guest.js';
 
 const GiB = 2 ** 30;
@@ -377,6 +380,16 @@ function rates(sizeBytes: number, runs: readonly Run[]): string {
   return `${rate(sizeBytes, runs).toFixed(3)} (${Math.min(...each).toFixed(2)}-${Math.max(...each).toFixed(2)})`;
 }
 
+/** Which code compresses a format's pages in the default flavour: the native addon, node:zlib or a JavaScript codec. */
+function codecPath(engine: NodeDumpEngine, format: DumpFormat): string | undefined {
+  if (!format.startsWith('kdump-')) return undefined;
+  const codec = engine.codecFor(format as Exclude<DumpFormat, 'elf' | 'win-dmp'>);
+  if (codec === undefined) return undefined;
+  if (isNativeCodec(codec)) return `native addon (${codec.native.library}), a batch per call`;
+  if (codec === nodeZlibCodec) return 'node:zlib, a page per call';
+  return `portable ${codec.name} codec (JavaScript/WebAssembly), a page per call`;
+}
+
 function pad(text: string, width: number): string {
   return text.padEnd(width);
 }
@@ -436,6 +449,12 @@ async function benchGuest(sizeText: string, dir: string, withQemu: boolean, page
         pad(loop.length > 0 ? rates(sizeBytes, loop) : '-', 20), pad(loopRate === undefined ? '-' : (oursRate / loopRate).toFixed(2), 12),
         target === undefined ? '' : `>= ${target}x QEMU; RSS+ < 64 MiB`);
     }
+    const native = nativeAddonStatus();
+    console.log('  codec paths: %s', native.loaded ? `native addon ${native.path}` : `no native addon: ${native.reason}`);
+    for (const format of formats) {
+      const path = codecPath(engine, format);
+      if (path !== undefined) console.log('    %s %s', pad(format, 14), path);
+    }
     if (cLoopFormats.length > 0) {
       console.log('  C loop: a stand-in for QEMU where Debian\'s build lacks the codec: QEMU\'s kdump page loop in C with the codec\'s C library (bench/kdump-page-loop.c)');
     }
@@ -451,16 +470,26 @@ async function benchDefaults(dir: string): Promise<void> {
   const machine = createMachine({ memorySize: '256M' });
   fillGuest(machine, 0xdec1de);
   const source = dumpSourceFromMachine(machine);
-  const variants: { label: string; workers: number; format: DumpFormat; compat?: 'qemu-7.2' }[] = [
-    { label: 'kdump-zlib, node:zlib, calling thread', workers: 0, format: 'kdump-zlib' },
-    { label: 'kdump-zlib, node:zlib, 1 worker', workers: 1, format: 'kdump-zlib' },
-    { label: 'kdump-zlib, node:zlib, 2 workers', workers: 2, format: 'kdump-zlib' },
+  const native = nativeAddonStatus().loaded;
+  const variants: { label: string; workers: number; format: DumpFormat; compat?: 'qemu-7.2'; native?: false }[] = [
+    ...(native
+      ? [
+          { label: 'kdump-zlib, native addon (libdeflate), calling thread', workers: 0, format: 'kdump-zlib' as const },
+          { label: 'kdump-zlib, native addon (libdeflate), 2 workers', workers: 2, format: 'kdump-zlib' as const },
+          { label: 'kdump-lzo, native addon, calling thread', workers: 0, format: 'kdump-lzo' as const },
+          { label: 'kdump-lzo, portable (TypeScript), calling thread', workers: 0, format: 'kdump-lzo' as const, native: false as const },
+          { label: 'kdump-snappy, native addon (libsnappy), calling thread', workers: 0, format: 'kdump-snappy' as const },
+        ]
+      : []),
+    { label: 'kdump-zlib, node:zlib, calling thread', workers: 0, format: 'kdump-zlib', native: false },
+    { label: 'kdump-zlib, node:zlib, 1 worker', workers: 1, format: 'kdump-zlib', native: false },
+    { label: 'kdump-zlib, node:zlib, 2 workers', workers: 2, format: 'kdump-zlib', native: false },
     { label: 'kdump-zlib, pako (qemu-7.2), calling thread', workers: 0, format: 'kdump-zlib', compat: 'qemu-7.2' },
     { label: 'kdump-zlib, pako (qemu-7.2), 2 workers', workers: 2, format: 'kdump-zlib', compat: 'qemu-7.2' },
-    { label: 'kdump-snappy, calling thread', workers: 0, format: 'kdump-snappy' },
-    { label: 'kdump-snappy, 2 workers', workers: 2, format: 'kdump-snappy' },
+    { label: 'kdump-snappy, snappyjs, calling thread', workers: 0, format: 'kdump-snappy', native: false },
+    { label: 'kdump-snappy, snappyjs, 2 workers', workers: 2, format: 'kdump-snappy', native: false },
   ];
-  const engines = await Promise.all(variants.map((v) => createNodeDumpEngine({ workers: v.workers })));
+  const engines = await Promise.all(variants.map((v) => createNodeDumpEngine({ workers: v.workers, native: v.native })));
   const runs = variants.map((): Run[] => []);
   for (let round = 0; round < ROUNDS; round++) {
     for (const [i, v] of variants.entries()) {

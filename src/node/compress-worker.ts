@@ -3,12 +3,15 @@
  * receives a batch of whole pages in one transferred ArrayBuffer, compresses each with the named
  * codec, and sends the same buffer back with the blocks packed in page order at its start (a block
  * is never longer than its page, so packing in place never overtakes the pages still to read) and
- * one size per page, -1 for a page to store raw.
+ * one size per page, -1 for a page to store raw. Native codecs do the whole batch in one addon
+ * call, which packs in place the same way.
  */
 
 import { parentPort } from 'node:worker_threads';
 import { CODEC_OUT_BYTES } from '../dump/kdump/codecs/codec.js';
 import { PAGE_SIZE } from '../dump/kdump/pages.js';
+import { callNative } from './native-addon.js';
+import { isNativeCodec } from './native-codecs.js';
 import { WORKER_CODECS } from './worker-codecs.js';
 import type { CompressReply, CompressRequest } from './worker-protocol.js';
 
@@ -32,6 +35,11 @@ function compress({ id, codec: name, pageCount, buffer }: CompressRequest): Comp
   if (codec === undefined) throw new Error(`compress-worker has no codec "${name}"`);
   const bytes = new Uint8Array(buffer);
   const sizes = new Int32Array(pageCount);
+  if (isNativeCodec(codec)) {
+    const { addon } = codec.native;
+    callNative(() => addon.compressPages(codec.flag, bytes.subarray(0, pageCount * PAGE_SIZE), bytes, sizes, 0));
+    return { id, buffer, sizes };
+  }
   let packed = 0;
   for (let i = 0; i < pageCount; i++) {
     const size = codec.compress(bytes.subarray(i * PAGE_SIZE, (i + 1) * PAGE_SIZE), out);

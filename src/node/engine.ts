@@ -1,8 +1,9 @@
 /**
  * The Node dump engine: the portable DumpEngine with Node's fast paths plugged in. Zero pages are
- * found with Buffer#compare; kdump zlib pages go through node:zlib in the default flavour and
- * through the pinned pako codec in the 'qemu-7.2' flavour, whose bytes must match QEMU's; kdump
- * pages can be compressed on worker threads (off by default: on this project's 2-vCPU VM a pool
+ * found with Buffer#compare; kdump pages are compressed by the native addon a batch at a time
+ * when it was built (native-codecs.ts: libdeflate, C LZO1X-1, libsnappy, libzstd), otherwise
+ * zlib pages go through node:zlib; the 'qemu-7.2' flavour always runs zlib through the pinned
+ * pako codec, whose bytes match QEMU's. kdump pages can be compressed on worker threads (off by default: on this project's 2-vCPU VM a pool
  * was not faster, see bench/dump.bench.ts). The pool lives for one dump and is terminated when it
  * ends or fails. Status, capabilities and DUMP_COMPLETED events are the inner engine's.
  */
@@ -13,9 +14,10 @@ import type { CodecName, PageCodec } from '../dump/kdump/codecs/codec.js';
 import { zlibCodec } from '../dump/kdump/codecs/zlib.js';
 import { createZstdCodec } from '../dump/kdump/codecs/zstd.js';
 import { inlineCompressor, type PageCompressor } from '../dump/kdump/compressor.js';
-import { DumpEngine, type DumpCompleted, type DumpFormat, type DumpOptions, type DumpResult, type DumpStatus } from '../dump/engine.js';
+import { DumpEngine, type DumpCompleted, type DumpFormat, type DumpOptions, type DumpResult, type DumpStatus, type KdumpFormat } from '../dump/engine.js';
 import type { DumpSource } from '../dump/source.js';
 import { createFileSink, type FileSinkOptions } from './file-sink.js';
+import { isNativeCodec, nativeCodecs, nativeCompressor } from './native-codecs.js';
 import { CompressWorkerPool } from './worker-pool.js';
 import { isZeroPage } from './zero.js';
 import { nodeZlibCodec } from './zlib-codec.js';
@@ -28,8 +30,13 @@ export interface NodeDumpEngineOptions {
   readonly workers?: number | 'auto' | undefined;
   /** The compression worker script, for bundles that move this module (see WorkerPoolOptions). */
   readonly workerUrl?: URL | string | undefined;
-  /** Page codecs by name, added to (or replacing) node:zlib and the built-in ones. */
+  /** Page codecs by name, added to (or replacing) the native, node:zlib and built-in ones. */
   readonly codecs?: Readonly<Partial<Record<CodecName, PageCodec>>> | undefined;
+  /**
+   * Use the native addon's codecs when it was built (default true); false keeps node:zlib and the
+   * portable codecs. SLICE86_NATIVE=0 in the environment switches the addon off for every engine.
+   */
+  readonly native?: boolean | undefined;
 }
 
 export class NodeDumpEngine {
@@ -38,13 +45,15 @@ export class NodeDumpEngine {
   readonly #workerUrl: URL | string | undefined;
   #active = false;
   #qemuFlavour = false;
+  /** The dump uses isZeroPage (the caller gave no isZero), which the native compressor may run itself. */
+  #ownZeroTest = true;
   #pool: CompressWorkerPool | undefined;
 
   constructor(options: NodeDumpEngineOptions = {}) {
     this.#workers = workerCount(options.workers);
     this.#workerUrl = options.workerUrl;
     this.#engine = new DumpEngine({
-      codecs: { zlib: nodeZlibCodec, ...options.codecs },
+      codecs: { zlib: nodeZlibCodec, ...(options.native === false ? {} : nativeCodecs()), ...options.codecs },
       compressorFor: (codec) => this.#compressorFor(codec),
     });
   }
@@ -57,6 +66,14 @@ export class NodeDumpEngine {
   /** Like query-dump. */
   queryDump(): DumpStatus {
     return this.#engine.queryDump();
+  }
+
+  /**
+   * The codec a kdump format compresses with in the default flavour (a NativePageCodec when the
+   * addon runs it; the 'qemu-7.2' flavour runs zlib through pako whatever this says).
+   */
+  codecFor(format: KdumpFormat): PageCodec | undefined {
+    return this.#engine.codecFor(format);
   }
 
   /** Like query-dump-guest-memory-capability. */
@@ -77,6 +94,7 @@ export class NodeDumpEngine {
     if (this.#active) throw new DumpError('dump-in-progress', 'There is a dump in process, please wait.', { qemuMessage: 'There is a dump in process, please wait.' });
     this.#active = true;
     this.#qemuFlavour = options.compat === 'qemu-7.2';
+    this.#ownZeroTest = options.isZero === undefined;
     const pool = this.#workers > 0 ? new CompressWorkerPool({ workers: this.#workers, workerUrl: this.#workerUrl }) : undefined;
     this.#pool = pool;
     try {
@@ -89,9 +107,11 @@ export class NodeDumpEngine {
   }
 
   #compressorFor(codec: PageCodec): PageCompressor {
-    // node:zlib's bytes differ from the zlib QEMU 7.2 links; the compat flavour keeps pako's.
-    const effective = this.#qemuFlavour && codec === nodeZlibCodec ? zlibCodec : codec;
-    return this.#pool?.compressorFor(effective) ?? inlineCompressor(effective);
+    // node:zlib's and libdeflate's bytes differ from the zlib QEMU 7.2 links; the compat flavour keeps pako's.
+    const effective = this.#qemuFlavour && (codec === nodeZlibCodec || codec === nativeCodecs().zlib) ? zlibCodec : codec;
+    if (this.#pool !== undefined) return this.#pool.compressorFor(effective);
+    // QEMU runs the codec on every page; the default flavour lets the addon skip random-looking ones.
+    return isNativeCodec(effective) ? nativeCompressor(effective, { skipIncompressible: !this.#qemuFlavour, findZeroPages: this.#ownZeroTest }) : inlineCompressor(effective);
   }
 }
 
@@ -102,7 +122,9 @@ export class NodeDumpEngine {
  */
 export async function createNodeDumpEngine(options: NodeDumpEngineOptions = {}): Promise<NodeDumpEngine> {
   workerCount(options.workers);
-  return new NodeDumpEngine({ ...options, codecs: { zstd: await createZstdCodec(), ...options.codecs } });
+  // The WebAssembly zstd only where the addon has no zstd of its own to offer.
+  const zstd = options.native !== false && nativeCodecs().zstd !== undefined ? {} : { zstd: await createZstdCodec() };
+  return new NodeDumpEngine({ ...options, codecs: { ...zstd, ...options.codecs } });
 }
 
 function workerCount(workers: number | 'auto' | undefined): number {

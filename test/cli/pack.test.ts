@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { missingNativeAddon } from '../support/tools.js';
 import { ROOT } from './bundle.js';
 
 const NPM = process.platform === 'win32' ? 'npm.cmd' : 'npm';
@@ -54,5 +55,12 @@ describe('the packed tarball', () => {
     const foreign = bin('inspect', 'package.json');
     expect(foreign.status).toBe(1);
     expect(foreign.stderr).toMatch(/^slice86: unknown format at offset 0x0: .*\(unknown-format\)\n$/);
+  });
+
+  const noAddon = missingNativeAddon();
+  it.skipIf(noAddon !== undefined)(`its install script built the native page compressor, which the installed package loads${noAddon === undefined ? '' : ` (skipped: ${noAddon})`}`, () => {
+    const script = "import('slice86/node').then((m) => { const s = m.nativeAddonStatus(); console.log(s.loaded ? s.path : s.reason); })";
+    const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: app, encoding: 'utf8' });
+    expect(result.stdout.trim()).toBe(join(app, 'node_modules/slice86/native/build/Release/slice86_native.node'));
   });
 });

@@ -2,6 +2,8 @@
  * Real readers accept our dumps: binutils readelf, elfutils eu-readelf and eu-elflint, gdb, crash
  * and makedumpfile, and file(1). The guest is a machine whose scripted guest registered a
  * VMCOREINFO note (OSRELEASE=6.1.0-slice86), with recognisable RAM and a long-mode CPU snapshot.
+ * The "-node" kdump files come from the Node engine, whose pages the native addon compresses when
+ * it was built (libdeflate's zlib, our C LZO1X-1, libsnappy).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -10,6 +12,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDumpEngine, dumpSourceFromMachine, MemorySink, powerOnSnapshot, type CpuSnapshot, type DumpFormat } from '../../src/index.js';
 import { runScriptedProbe } from '../../src/guest/scripted-probe.js';
+import { createNodeDumpEngine } from '../../src/node/index.js';
 import { makeMachine } from '../support/machine-fixture.js';
 import { missingTool } from '../support/tools.js';
 
@@ -32,7 +35,7 @@ function longModeCpu(): CpuSnapshot {
 }
 
 const files = new Map<string, string>();
-const variants: [string, DumpFormat, 'qemu-7.2' | undefined][] = [
+const variants: [string, DumpFormat, 'qemu-7.2' | undefined, ('node' | undefined)?][] = [
   ['elf', 'elf', undefined],
   ['elf-compat', 'elf', 'qemu-7.2'],
   ['kdump-zlib', 'kdump-zlib', undefined],
@@ -40,6 +43,10 @@ const variants: [string, DumpFormat, 'qemu-7.2' | undefined][] = [
   ['kdump-zlib-compat', 'kdump-zlib', 'qemu-7.2'],
   ['kdump-snappy', 'kdump-snappy', undefined],
   ['kdump-zstd', 'kdump-zstd', undefined],
+  ['kdump-zlib-node', 'kdump-zlib', undefined, 'node'],
+  ['kdump-raw-zlib-node', 'kdump-raw-zlib', undefined, 'node'],
+  ['kdump-lzo-node', 'kdump-lzo', undefined, 'node'],
+  ['kdump-snappy-node', 'kdump-snappy', undefined, 'node'],
 ];
 
 beforeAll(async () => {
@@ -47,9 +54,10 @@ beforeAll(async () => {
   runScriptedProbe(machine, { osRelease: '6.1.0-slice86' });
   machine.memory.write(0x200000, new TextEncoder().encode(GUEST_TEXT));
   const engine = await createDumpEngine();
-  for (const [name, format, compat] of variants) {
+  const nodeEngine = await createNodeDumpEngine();
+  for (const [name, format, compat, which] of variants) {
     const sink = new MemorySink();
-    await engine.dump(dumpSourceFromMachine(machine, [longModeCpu(), powerOnSnapshot(1)]), { sink, format, compat });
+    await (which === 'node' ? nodeEngine : engine).dump(dumpSourceFromMachine(machine, [longModeCpu(), powerOnSnapshot(1)]), { sink, format, compat });
     const path = join(dir, name);
     writeFileSync(path, sink.bytes());
     files.set(name, path);
@@ -120,10 +128,10 @@ describe.skipIf(missingTool('crash') !== undefined)('crash', () => {
 });
 
 describe.skipIf(missingTool('makedumpfile') !== undefined)('makedumpfile', () => {
-  it('makedumpfile -R turns our flattened output into a file identical to our raw output, which crash reads', () => {
-    const rearranged = join(dir, 'rearranged');
-    execFileSync('makedumpfile', ['-R', rearranged], { input: readFileSync(file('kdump-zlib')), stdio: ['pipe', 'ignore', 'pipe'] });
-    expect(Buffer.compare(readFileSync(rearranged), readFileSync(file('kdump-raw-zlib')))).toBe(0);
+  it.each(['', '-node'])('makedumpfile -R turns our flattened output into a file identical to our raw output, which crash reads (kdump-zlib%s)', (suffix) => {
+    const rearranged = join(dir, `rearranged${suffix}`);
+    execFileSync('makedumpfile', ['-R', rearranged], { input: readFileSync(file(`kdump-zlib${suffix}`)), stdio: ['pipe', 'ignore', 'pipe'] });
+    expect(Buffer.compare(readFileSync(rearranged), readFileSync(file(`kdump-raw-zlib${suffix}`)))).toBe(0);
     if (missingTool('crash') === undefined) expect(run('crash', ['--osrelease', rearranged]).trim()).toBe('6.1.0-slice86');
   });
 });

@@ -1,7 +1,8 @@
 /**
  * Every page of our kdump files decodes with an independent decoder, Debian's own libraries through
  * Python (zlib, python3-snappy, python3-zstandard): test/support/kdump_pages.py walks the bitmap
- * and descriptors and hashes the pages, which must equal the guest's dumpable pages.
+ * and descriptors and hashes the pages, which must equal the guest's dumpable pages. Both the
+ * portable engine and the Node engine (the native addon's codecs when it was built) are checked.
  */
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
@@ -9,10 +10,14 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createDumpEngine, dumpSourceFromMachine, MemorySink } from '../../src/index.js';
+import { createDumpEngine, dumpSourceFromMachine, MemorySink, type DumpEngine } from '../../src/index.js';
+import { createNodeDumpEngine, isNativeCodec, type NodeDumpEngine } from '../../src/node/index.js';
 import { runScriptedProbe } from '../../src/guest/scripted-probe.js';
 import { makeMachine } from '../support/machine-fixture.js';
+import { nativeAddonStatus } from '../../src/node/native-addon.js';
 import { DEBIAN_PYTHON, missingPythonModule } from '../support/tools.js';
+
+const nativeLoaded = (): boolean => nativeAddonStatus().loaded;
 
 const SCRIPT = new URL('../support/kdump_pages.py', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'slice86-pages-'));
@@ -50,11 +55,18 @@ describe.each([
   ['kdump-raw-zstd', 'zstandard', '0x0,0x20'],
 ] as const)('%s', (format, module, flags) => {
   const skip = missingPythonModule(module);
-  it.skipIf(skip !== undefined)(`decodes every page with Debian's ${module}${skip === undefined ? '' : ` (skipped: ${skip})`}`, async () => {
+  const engines: [string, () => Promise<DumpEngine | NodeDumpEngine>][] = [['portable engine', createDumpEngine], ['Node engine', () => createNodeDumpEngine()]];
+  it.skipIf(skip !== undefined).each(engines)(`decodes every page with Debian's ${module}${skip === undefined ? '' : ` (skipped: ${skip})`}: %s`, async (label, create) => {
     const machine = filledMachine();
     const sink = new MemorySink();
-    await (await createDumpEngine()).dump(dumpSourceFromMachine(machine), { sink, format });
-    const path = join(dir, format);
+    const engine = await create();
+    await engine.dump(dumpSourceFromMachine(machine), { sink, format });
+    if ('workers' in engine) {
+      // The Node engine's path: the native codec when the addon loaded (native-codecs.test.ts requires it in CI).
+      const codec = engine.codecFor(format);
+      expect(codec !== undefined && isNativeCodec(codec)).toBe(nativeLoaded());
+    }
+    const path = join(dir, `${format}-${label.replace(/ /g, '-')}`);
     writeFileSync(path, sink.bytes());
     const [pages, seen, sha256] = execFileSync(DEBIAN_PYTHON, [SCRIPT, path], { encoding: 'utf8' }).trim().split(' ');
     const expected = expectedDigest(machine);

@@ -5,6 +5,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { nativeAddonStatus } from '../../src/node/native-addon.js';
 
 /**
  * Debian's own interpreter: apt's python3-lzo, python3-snappy and python3-zstandard live there,
@@ -35,4 +36,15 @@ export function missingDebianFile(path: string, debianPackage: string): string |
   if (existsSync(path)) return undefined;
   if (process.env['SLICE86_REQUIRE_TOOLS'] === '1') throw new Error(`${path} (Debian package ${debianPackage}) is required (SLICE86_REQUIRE_TOOLS=1) but missing`);
   return `${path} is missing (Debian package ${debianPackage})`;
+}
+
+/**
+ * Skip reason when the native page compressor (native/, built by `npm install`) did not load, or
+ * undefined; throws when CI requires tools (.ci/run installs its compiler and libraries).
+ */
+export function missingNativeAddon(): string | undefined {
+  const status = nativeAddonStatus();
+  if (status.loaded) return undefined;
+  if (process.env['SLICE86_REQUIRE_TOOLS'] === '1') throw new Error(`the native page compressor is required (SLICE86_REQUIRE_TOOLS=1) but did not load: ${status.reason}`);
+  return `the native page compressor did not load: ${status.reason}`;
 }

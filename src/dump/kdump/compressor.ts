@@ -11,6 +11,19 @@ import { CODEC_OUT_BYTES, type PageCodec } from './codecs/codec.js';
 export interface PageCompressor {
   readonly codec: PageCodec;
   compressBatch(pages: readonly Uint8Array[]): (Uint8Array | undefined)[] | Promise<(Uint8Array | undefined)[]>;
+  /**
+   * Optional: takes a batch as one view of whole pages back to back, zero pages included, and
+   * finds those itself (a page whose bytes are all zero), so the writer needs neither a view nor
+   * a zero test per page. Offered only where that test is the one the dump would use (the Node
+   * engine's native compressor, when the caller gave no isZero of its own).
+   */
+  compressBatchFindingZeros?(pages: Uint8Array): ZeroFindingBatch | Promise<ZeroFindingBatch>;
+}
+
+/** compressBatchFindingZeros's answer, page by page: `zero[i]` is 1 for a zero page, else `blocks[i]` as compressBatch's. */
+export interface ZeroFindingBatch {
+  readonly blocks: readonly (Uint8Array | undefined)[];
+  readonly zero: Uint8Array;
 }
 
 /** Pages handed to a compressor at once. */

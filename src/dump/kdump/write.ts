@@ -166,54 +166,121 @@ async function writeBitmaps(pfns: readonly PfnRange[], layout: KdumpLayout, out:
 
 async function writePages(source: DumpSource, plan: KdumpWrite, out: PieceWriter, ctx: DumpContext): Promise<void> {
   const { layout, compressor } = plan;
-  const flag = compressor.codec.flag;
   const descs = new PieceCache(out, layout.descOffset);
   const data = new PieceCache(out, layout.dataOffset);
   await data.append(new Uint8Array(PAGE_SIZE));
-  let dataOffset = layout.dataOffset + PAGE_SIZE;
+  const pages = new PageStore(descs, data, compressor.codec.flag, layout.dataOffset);
   const hint = { index: 0 };
-  const kinds = new Uint8Array(COMPRESS_BATCH_PAGES);
-  for (const batch of pageBatches(source, plan.pfns, hint)) {
-    ctx.checkAborted();
-    const toCompress: Uint8Array[] = [];
-    for (let i = 0; i < batch.length; i++) {
-      const page = batch[i] ?? new Uint8Array(PAGE_SIZE);
-      if (ctx.isZero(page)) kinds[i] = ZERO;
-      else if (plan.storeIncompressible === true && looksIncompressible(page)) kinds[i] = RAW;
-      else {
-        kinds[i] = COMPRESS;
-        toCompress.push(page);
-      }
-    }
-    const blocks = toCompress.length === 0 ? [] : await compressBatch(compressor, toCompress);
-    let next = 0;
-    for (let i = 0; i < batch.length; i++) {
-      const page = batch[i] ?? new Uint8Array(PAGE_SIZE);
-      const kind = kinds[i];
-      // Awaited only when a piece goes out: an await per page costs more than the copy.
-      if (kind === ZERO) {
-        const flushing = descs.appendDescriptor(layout.dataOffset, PAGE_SIZE, 0);
+  const findingZeros = compressor.compressBatchFindingZeros?.bind(compressor);
+  if (findingZeros !== undefined) {
+    // The compressor tells zero pages apart itself and takes whole runs of frames as one view.
+    for (const run of pageRuns(source, plan.pfns, hint)) {
+      ctx.checkAborted();
+      const count = run.length / PAGE_SIZE;
+      const found = await compressBatch(compressor, () => findingZeros(run));
+      for (let i = 0; i < count; i++) {
+        const flushing = found.zero[i] === 1 ? pages.zero() : pages.stored(found.blocks[i], run, i * PAGE_SIZE);
         if (flushing !== undefined) await flushing;
-        continue;
       }
-      const block = kind === COMPRESS ? blocks[next++] : undefined;
-      const stored = block ?? page;
-      const flushingData = data.append(stored);
-      if (flushingData !== undefined) await flushingData;
-      const flushingDesc = descs.appendDescriptor(dataOffset, stored.length, block === undefined ? 0 : flag);
-      if (flushingDesc !== undefined) await flushingDesc;
-      dataOffset += stored.length;
+      ctx.progress(run.length);
     }
-    ctx.progress(PAGE_SIZE * batch.length);
+  } else {
+    const kinds = new Uint8Array(COMPRESS_BATCH_PAGES);
+    for (const batch of pageBatches(source, plan.pfns, hint)) {
+      ctx.checkAborted();
+      const toCompress: Uint8Array[] = [];
+      for (let i = 0; i < batch.length; i++) {
+        const page = batch[i] ?? new Uint8Array(PAGE_SIZE);
+        if (ctx.isZero(page)) kinds[i] = ZERO;
+        else if (plan.storeIncompressible === true && looksIncompressible(page)) kinds[i] = RAW;
+        else {
+          kinds[i] = COMPRESS;
+          toCompress.push(page);
+        }
+      }
+      const blocks = toCompress.length === 0 ? [] : await compressBatch(compressor, () => compressor.compressBatch(toCompress));
+      let next = 0;
+      for (let i = 0; i < batch.length; i++) {
+        const page = batch[i] ?? new Uint8Array(PAGE_SIZE);
+        const kind = kinds[i];
+        const flushing = kind === ZERO ? pages.zero() : pages.stored(kind === COMPRESS ? blocks[next++] : undefined, page, 0);
+        if (flushing !== undefined) await flushing;
+      }
+      ctx.progress(PAGE_SIZE * batch.length);
+    }
   }
   await descs.flush();
   await data.flush();
 }
 
+/**
+ * Page data and descriptors as they go into the two caches. A call returns a promise only when a
+ * piece goes out, which the page loop then awaits: an await per page costs more than the copy.
+ */
+class PageStore {
+  readonly #descs: PieceCache;
+  readonly #data: PieceCache;
+  readonly #flag: number;
+  readonly #zeroOffset: number;
+  #dataOffset: number;
+
+  constructor(descs: PieceCache, data: PieceCache, flag: number, zeroOffset: number) {
+    this.#descs = descs;
+    this.#data = data;
+    this.#flag = flag;
+    this.#zeroOffset = zeroOffset;
+    this.#dataOffset = zeroOffset + PAGE_SIZE;
+  }
+
+  /** A zero page: a descriptor pointing at the shared zero page. */
+  zero(): Promise<void> | undefined {
+    return this.#descs.appendDescriptor(this.#zeroOffset, PAGE_SIZE, 0);
+  }
+
+  /** A compressed block, or (block undefined) the page at `bytes[at, at + PAGE_SIZE)` stored raw. */
+  stored(block: Uint8Array | undefined, bytes: Uint8Array, at: number): Promise<void> | undefined {
+    const stored = block ?? (at === 0 && bytes.length === PAGE_SIZE ? bytes : bytes.subarray(at, at + PAGE_SIZE));
+    const flags = block === undefined ? 0 : this.#flag;
+    // The data piece goes out before the descriptor that follows it, as QEMU writes them.
+    const flushing = this.#data.append(stored);
+    if (flushing !== undefined) return flushing.then(() => this.#descriptor(stored.length, flags));
+    return this.#descriptor(stored.length, flags);
+  }
+
+  #descriptor(size: number, flags: number): Promise<void> | undefined {
+    const offset = this.#dataOffset;
+    this.#dataOffset += size;
+    return this.#descs.appendDescriptor(offset, size, flags);
+  }
+}
+
+/**
+ * Runs of consecutive dumpable frames inside one block, up to a batch each, as one view of the
+ * block's bytes (frames that do not lie inside one block are assembled in a copy).
+ */
+function* pageRuns(source: DumpSource, pfns: readonly PfnRange[], hint: { index: number }): Generator<Uint8Array> {
+  const scratch = new Uint8Array(PAGE_SIZE);
+  for (const range of pfns) {
+    for (let pfn = range.first; pfn < range.end;) {
+      const start = pfn * PAGE_SIZE;
+      while (hint.index < source.blocks.length && (source.blocks[hint.index]?.gpa ?? 0) + (source.blocks[hint.index]?.sizeBytes ?? 0) <= start) hint.index++;
+      const block = source.blocks[hint.index];
+      const inBlock = block === undefined || block.gpa > start ? 0 : Math.floor((block.gpa + block.sizeBytes - start) / PAGE_SIZE);
+      const count = Math.min(COMPRESS_BATCH_PAGES, range.end - pfn, Math.max(inBlock, 1));
+      if (block !== undefined && inBlock > 0) {
+        yield block.read(start - block.gpa, count * PAGE_SIZE);
+      } else {
+        yield readPage(source.blocks, pfn, scratch, hint).slice();
+      }
+      pfn += count;
+    }
+  }
+}
+
 /** A codec that fails is an environment failure, reported like a failing sink (architecture §3). */
-async function compressBatch(compressor: PageCompressor, pages: readonly Uint8Array[]): Promise<(Uint8Array | undefined)[]> {
+async function compressBatch<T>(compressor: PageCompressor, compress: () => T | Promise<T>): Promise<T> {
   try {
-    return await compressor.compressBatch(pages);
+    return await compress();
   } catch (cause) {
     if (cause instanceof DumpError) throw cause;
     throw new DumpError('sink-failed', `${compressor.codec.name} page compression failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
