@@ -40,6 +40,8 @@
 #define CODEC_ZSTD 0x20
 #define FLAG_SKIP_INCOMPRESSIBLE 0x1
 #define FLAG_FIND_ZERO 0x2
+/* Raw pages are copied into the arena too, so it holds the run's page data exactly as stored. */
+#define FLAG_PACK_RAW 0x4
 #define SIZE_RAW (-1)
 #define SIZE_ZERO (-2)
 #define ZSTD_LEVEL 1
@@ -238,6 +240,11 @@ static napi_value compress_pages(napi_env env, napi_callback_info info) {
                 used += block;
                 size = (int32_t)block;
             }
+        }
+        if (size == SIZE_RAW && (flags & FLAG_PACK_RAW) && used + PAGE <= out_length) {
+            /* memmove: in-place packing may overlap; `used` never passes the page's own offset. */
+            memmove(out + used, page, PAGE);
+            used += PAGE;
         }
         memcpy(sizes_bytes + (size_t)i * 4, &size, 4);
     }

@@ -18,7 +18,7 @@ import { zlibCodec } from './kdump/codecs/zlib.js';
 import { createZstdCodec } from './kdump/codecs/zstd.js';
 import { layoutKdump } from './kdump/layout.js';
 import { dumpablePfns, maxMapnr } from './kdump/pages.js';
-import { writeKdump } from './kdump/write.js';
+import { DEFAULT_CACHE_BYTES, QEMU_CACHE_BYTES, writeKdump } from './kdump/write.js';
 import { blockMappings, filterMappings } from './mapping.js';
 import { pagingMappings } from './paging-mappings.js';
 import { buildNotes, type DumpFlavour, type DumpNotes } from './notes.js';
@@ -230,6 +230,8 @@ async function writeKdumpFormat(
     flattened: how.flattened,
     // QEMU runs the codec on every non-zero page; the default flavour skips slow codecs on random-looking ones.
     storeIncompressible: how.flavour === 'default' && compressor.codec.slowToFail === true,
+    // QEMU's 16 KiB pieces shape its flattened records, so the compat flavour keeps them.
+    cacheBytes: how.flavour === 'default' ? DEFAULT_CACHE_BYTES : QEMU_CACHE_BYTES,
     subHeader: { physBase: note.physBase ?? 0n, ...vmcoreinfo },
   }, ctx);
 }

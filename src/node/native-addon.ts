@@ -37,6 +37,8 @@ export interface NativeAddon {
 export const NATIVE_SKIP_INCOMPRESSIBLE = 0x1;
 /** compressPages flag: mark pages of zero bytes with size -2 (not compressed, not stored). */
 export const NATIVE_FIND_ZERO = 0x2;
+/** compressPages flag: copy raw pages into the arena too, which then holds the batch's page data as stored. */
+export const NATIVE_PACK_RAW = 0x4;
 
 const ADDON_FILE = 'native/build/Release/slice86_native.node';
 export const NATIVE_ADDON_PATH = ['../../', '../../../']

@@ -18,7 +18,7 @@ import { lzoCodec } from '../dump/kdump/codecs/lzo.js';
 import { snappyCodec } from '../dump/kdump/codecs/snappy.js';
 import { COMPRESS_BATCH_PAGES, inlineCompressor, type PageCompressor, type ZeroFindingBatch } from '../dump/kdump/compressor.js';
 import { PAGE_SIZE } from '../dump/kdump/pages.js';
-import { callNative, nativeAddon, NATIVE_FIND_ZERO, NATIVE_SKIP_INCOMPRESSIBLE, NativeCodecError, type NativeAddon } from './native-addon.js';
+import { callNative, nativeAddon, NATIVE_FIND_ZERO, NATIVE_PACK_RAW, NATIVE_SKIP_INCOMPRESSIBLE, NativeCodecError, type NativeAddon } from './native-addon.js';
 import { nodeZlibCodec } from './zlib-codec.js';
 
 /** A page codec whose compression runs in the addon; `native` tells them from the portable ones. */
@@ -100,16 +100,23 @@ export function nativeCompressor(codec: NativePageCodec, options: { skipIncompre
   const fallback = inlineCompressor(codec);
   let arena = new Uint8Array(COMPRESS_BATCH_PAGES * PAGE_SIZE);
   let sizes = new Int32Array(COMPRESS_BATCH_PAGES);
-  let zero = new Uint8Array(COMPRESS_BATCH_PAGES);
 
   /** Runs the addon over the batch; sizes then holds each page's block length, -1 (raw) or -2 (zero). */
   const run = (pages: Uint8Array | readonly Uint8Array[], count: number, flags: number): void => {
     if (sizes.length < count) {
       arena = new Uint8Array(count * PAGE_SIZE);
       sizes = new Int32Array(count);
-      zero = new Uint8Array(count);
     }
     callNative(() => addon.compressPages(codec.flag, pages, arena, sizes, flags));
+  };
+
+  /** run() with zero finding and raw pages packed too; the arena bytes used. */
+  const runPacked = (pages: Uint8Array, count: number): number => {
+    if (sizes.length < count) {
+      arena = new Uint8Array(count * PAGE_SIZE);
+      sizes = new Int32Array(count);
+    }
+    return callNative(() => addon.compressPages(codec.flag, pages, arena, sizes, skipFlag | NATIVE_FIND_ZERO | NATIVE_PACK_RAW));
   };
 
   const blocksOf = (count: number): (Uint8Array | undefined)[] => {
@@ -139,9 +146,9 @@ export function nativeCompressor(codec: NativePageCodec, options: { skipIncompre
     compressBatchFindingZeros(pages): ZeroFindingBatch | Promise<ZeroFindingBatch> {
       if (pages.length % PAGE_SIZE !== 0) throw new NativeCodecError('invalid-pages', `compressBatchFindingZeros takes whole 4096-byte pages, not ${pages.length} bytes`);
       const count = pages.length / PAGE_SIZE;
-      run(pages, count, skipFlag | NATIVE_FIND_ZERO);
-      for (let i = 0; i < count; i++) zero[i] = sizes[i] === -2 ? 1 : 0;
-      return { blocks: blocksOf(count), zero };
+      // The arena then holds the batch's page data exactly as the dump stores it.
+      const used = runPacked(pages, count);
+      return { data: arena.subarray(0, used), sizes: sizes.subarray(0, count) };
     },
   };
 }

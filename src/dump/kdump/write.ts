@@ -12,7 +12,7 @@ import { writeU32le, writeU64be } from '../../core/bytes.js';
 import { DumpError } from '../../core/errors.js';
 import type { DumpContext } from '../context.js';
 import type { DumpSource } from '../source.js';
-import { COMPRESS_BATCH_PAGES, type PageCompressor } from './compressor.js';
+import { COMPRESS_BATCH_PAGES, RAW_PAGE, ZERO_PAGE, type PageCompressor } from './compressor.js';
 import { looksIncompressible } from './incompressible.js';
 import { diskDumpHeader, kdumpSubHeader, KDUMP_BLOCK_SIZE, PAGE_DESC_SIZE, type KdumpLayout, type SubHeaderFields } from './layout.js';
 import { PAGE_SIZE, readPage, type PfnRange } from './pages.js';
@@ -20,7 +20,13 @@ import { PAGE_SIZE, readPage, type PfnRange } from './pages.js';
 export const MAKEDUMPFILE_SIGNATURE = 'makedumpfile';
 const TYPE_FLAT_HEADER = 1n;
 const VERSION_FLAT_HEADER = 1n;
-const CACHE_BYTES = 4 * PAGE_SIZE;
+/** QEMU's DataCache size: the flattened records of a 'qemu-7.2' dump hold at most this much. */
+export const QEMU_CACHE_BYTES = 4 * PAGE_SIZE;
+/**
+ * The default flavour's cache: pieces this large go to a file in one write straight from the
+ * cache (no copy into the sink's batches), and a flattened file has 64 times fewer records.
+ */
+export const DEFAULT_CACHE_BYTES = 1 << 20;
 const PFN_PER_BITMAP_CHUNK = 8 * KDUMP_BLOCK_SIZE;
 /** What the page loop does with each page of a batch. */
 const ZERO = 0;
@@ -36,6 +42,8 @@ export interface KdumpWrite {
   readonly flattened: boolean;
   /** Store random-looking pages raw without trying the codec (the default flavour; QEMU always tries). */
   readonly storeIncompressible?: boolean;
+  /** Bytes gathered into each data and descriptor piece; QEMU_CACHE_BYTES unless given. */
+  readonly cacheBytes?: number;
 }
 
 /** Emits pieces as flattened records or positioned writes. */
@@ -76,31 +84,37 @@ class PieceWriter {
 }
 
 /**
- * QEMU's DataCache: a 16 KiB buffer flushed as one piece when the next item would overflow it.
+ * QEMU's DataCache: a buffer (16 KiB in QEMU) flushed as one piece when the next item would overflow it.
  * Appends that fit return undefined rather than a settled promise, so the page loop awaits only
  * when a piece goes out (one await per 16 KiB instead of two per page).
  */
 class PieceCache {
-  readonly #buffer = new Uint8Array(CACHE_BYTES);
+  readonly #buffer: Uint8Array;
   #used = 0;
   #offset: number;
   readonly #out: PieceWriter;
 
-  constructor(out: PieceWriter, offset: number) {
+  constructor(out: PieceWriter, offset: number, bytes: number) {
     this.#out = out;
     this.#offset = offset;
+    this.#buffer = new Uint8Array(bytes);
   }
 
   append(bytes: Uint8Array): Promise<void> | undefined {
-    if (this.#used + bytes.length > CACHE_BYTES) return this.#flushThen(() => this.append(bytes));
+    if (this.#used + bytes.length > this.#buffer.length) return this.#flushThen(() => this.append(bytes));
     this.#buffer.set(bytes, this.#used);
     this.#used += bytes.length;
     return undefined;
   }
 
+  /** True when `length` more bytes fit without a flush. */
+  fits(length: number): boolean {
+    return this.#used + length <= this.#buffer.length;
+  }
+
   /** Appends a page_desc (u64 offset, u32 size, u32 flags, u64 page_flags 0) without allocating. */
   appendDescriptor(offset: number, size: number, flags: number): Promise<void> | undefined {
-    if (this.#used + PAGE_DESC_SIZE > CACHE_BYTES) return this.#flushThen(() => this.appendDescriptor(offset, size, flags));
+    if (this.#used + PAGE_DESC_SIZE > this.#buffer.length) return this.#flushThen(() => this.appendDescriptor(offset, size, flags));
     const b = this.#buffer;
     const at = this.#used;
     writeU32le(b, at, offset >>> 0);
@@ -166,8 +180,9 @@ async function writeBitmaps(pfns: readonly PfnRange[], layout: KdumpLayout, out:
 
 async function writePages(source: DumpSource, plan: KdumpWrite, out: PieceWriter, ctx: DumpContext): Promise<void> {
   const { layout, compressor } = plan;
-  const descs = new PieceCache(out, layout.descOffset);
-  const data = new PieceCache(out, layout.dataOffset);
+  const cacheBytes = plan.cacheBytes ?? QEMU_CACHE_BYTES;
+  const descs = new PieceCache(out, layout.descOffset, cacheBytes);
+  const data = new PieceCache(out, layout.dataOffset, cacheBytes);
   await data.append(new Uint8Array(PAGE_SIZE));
   const pages = new PageStore(descs, data, compressor.codec.flag, layout.dataOffset);
   const hint = { index: 0 };
@@ -178,9 +193,13 @@ async function writePages(source: DumpSource, plan: KdumpWrite, out: PieceWriter
       ctx.checkAborted();
       const count = run.length / PAGE_SIZE;
       const found = await compressBatch(compressor, () => findingZeros(run));
-      for (let i = 0; i < count; i++) {
-        const flushing = found.zero[i] === 1 ? pages.zero() : pages.stored(found.blocks[i], run, i * PAGE_SIZE);
-        if (flushing !== undefined) await flushing;
+      if ('data' in found) {
+        await pages.storedPacked(found.data, found.sizes, count);
+      } else {
+        for (let i = 0; i < count; i++) {
+          const flushing = found.zero[i] === 1 ? pages.zero() : pages.stored(found.blocks[i], run, i * PAGE_SIZE);
+          if (flushing !== undefined) await flushing;
+        }
       }
       ctx.progress(run.length);
     }
@@ -245,6 +264,35 @@ class PageStore {
     const flushing = this.#data.append(stored);
     if (flushing !== undefined) return flushing.then(() => this.#descriptor(stored.length, flags));
     return this.#descriptor(stored.length, flags);
+  }
+
+  /**
+   * A packed batch (ZeroFindingBatch): the same pieces, in the same order, as page-by-page calls
+   * would make, but each piece's data is copied in one span rather than a block at a time (the
+   * data cache only needs its bytes when it flushes).
+   */
+  async storedPacked(data: Uint8Array, sizes: Int32Array, count: number): Promise<void> {
+    let spanStart = 0;
+    let spanEnd = 0;
+    for (let i = 0; i < count; i++) {
+      const size = sizes[i] ?? RAW_PAGE;
+      if (size === ZERO_PAGE) {
+        const flushing = this.zero();
+        if (flushing !== undefined) await flushing;
+        continue;
+      }
+      const stored = size === RAW_PAGE ? PAGE_SIZE : size;
+      if (!this.#data.fits(spanEnd - spanStart + stored)) {
+        await this.#data.append(data.subarray(spanStart, spanEnd));
+        await this.#data.flush();
+        spanStart = spanEnd;
+      }
+      spanEnd += stored;
+      const flushing = this.#descriptor(stored, size === RAW_PAGE ? 0 : this.#flag);
+      if (flushing !== undefined) await flushing;
+    }
+    const rest = this.#data.append(data.subarray(spanStart, spanEnd));
+    if (rest !== undefined) await rest;
   }
 
   #descriptor(size: number, flags: number): Promise<void> | undefined {
