@@ -18,6 +18,7 @@ import type { PortBus } from '../core/port-bus.js';
 import { ACCESS_FETCH, ACCESS_USER, ACCESS_WRITE, Tlb, type PageTableMemory, type PagingControl } from './paging.js';
 import { CpuFault, VEC_GP, VEC_PF, VEC_SS } from './faults.js';
 import { CC_NONE, materializeFlags } from './flags.js';
+import { CodePages, type CodePage } from './code-cache.js';
 import {
   GPR_NAMES, SEGMENT_NAMES, powerOnSnapshot, type CpuRunState, type CpuSnapshot, type GprName, type SegmentName, type SegmentState,
 } from './state.js';
@@ -212,6 +213,14 @@ export class Cpu {
   fetchLen = 0;
   fetchArr: Uint8Array = EMPTY;
   fetchOff = 0;
+  /**
+   * The decoded instructions of the code window's physical page while the code segment is a
+   * 32-bit one outside 64-bit mode (the mode the cache decodes) and its limit does not cut the
+   * window short, else null. Set with the window.
+   */
+  codePage: CodePage | null = null;
+  /** Use the decoded-instruction cache (code-cache.ts); off, every instruction is decoded anew. */
+  decodeCache = true;
 
   readonly tlb: Tlb;
   readonly #pageTables: PageTableMemory;
@@ -220,6 +229,9 @@ export class Cpu {
     new Array<Uint8Array>(CACHE_SLOTS).fill(EMPTY), new Array<Uint8Array>(CACHE_SLOTS).fill(EMPTY), new Array<Uint8Array>(CACHE_SLOTS).fill(EMPTY),
   ];
   readonly #off = [new Int32Array(CACHE_SLOTS), new Int32Array(CACHE_SLOTS), new Int32Array(CACHE_SLOTS)] as const;
+  /** The code page of each fetch slot's physical page. */
+  readonly #code = new Array<CodePage | null>(CACHE_SLOTS).fill(null);
+  readonly #codePages = new CodePages();
 
   constructor(bus: CpuBus, index = 0) {
     this.bus = bus;
@@ -325,7 +337,7 @@ export class Cpu {
 
   /** Recomputes code64, codeSize and stackSize after CR0, EFER, CS or SS change. */
   updateMode(): void {
-    this.fetchLen = 0;
+    this.closeCodeWindow();
     const csFlags = this.segFlags[CS]!;
     this.code64 = (this.efer & EFER_LMA) !== 0 && (csFlags & DESC_L) !== 0;
     const pe = (this.cr0 & CR0_PE) !== 0;
@@ -335,7 +347,7 @@ export class Cpu {
 
   /** Loads a segment cache and recomputes its bounds. */
   setSegment(seg: number, selector: number, base: number, limit: number, flags: number): void {
-    if (seg === CS) this.fetchLen = 0;
+    if (seg === CS) this.closeCodeWindow();
     this.sel[seg] = selector & 0xffff;
     this.segBase[seg] = base;
     this.segLimit[seg] = limit;
@@ -346,7 +358,7 @@ export class Cpu {
 
   /** Real and virtual-8086 mode loads: selector and base only, as QEMU's TCG does. */
   setSegmentReal(seg: number, selector: number): void {
-    if (seg === CS) this.fetchLen = 0;
+    if (seg === CS) this.closeCodeWindow();
     this.sel[seg] = selector & 0xffff;
     this.segBase[seg] = (selector & 0xffff) * 16;
   }
@@ -427,7 +439,13 @@ export class Cpu {
 
   #clearCaches(): void {
     for (const t of this.#tag) t.fill(-1);
+    this.closeCodeWindow();
+  }
+
+  /** Empties the code window (and with it the decoded-instruction page): the next fetch opens it anew. */
+  closeCodeWindow(): void {
     this.fetchLen = 0;
+    this.codePage = null;
   }
 
   /**
@@ -444,6 +462,7 @@ export class Cpu {
     this.fetchLen = len;
     this.fetchArr = this.#arr[KIND_FETCH][slot]!;
     this.fetchOff = this.#off[KIND_FETCH][slot]!;
+    this.codePage = len === 4096 && this.codeSize === 4 && !this.code64 && this.decodeCache ? (this.#code[slot] ?? null) : null;
     return true;
   }
 
@@ -471,6 +490,7 @@ export class Cpu {
     this.#tag[k][slot] = lin - (lin & 0xfff);
     this.#arr[k][slot] = v.bytes;
     this.#off[k][slot] = v.offset;
+    if (kind === KIND_FETCH) this.#code[slot] = this.#codePages.get(pa - (pa % 4096));
     return true;
   }
 

@@ -8,6 +8,8 @@
 import { CS, F_RF, F_TF, RSP, TWO32, type Cpu } from './cpu.js';
 import { CpuFault, VEC_DB, VEC_DF, VEC_PF, isContributory } from './faults.js';
 import { step } from './exec/step.js';
+import { decodeAt } from './exec/fast-decode.js';
+import { LAST_ENTRY, unchanged, type DecodedOp } from './code-cache.js';
 import { deliverInterrupt, exceptionErrorCode } from './exec/system.js';
 
 export type CpuStop = 'halted' | 'triple-fault' | 'instruction-limit' | 'stopped';
@@ -20,31 +22,57 @@ export interface CpuRunResult {
 /**
  * Runs `cpu` for at most `budget` instructions. `stopRequested` is asked after every instruction
  * that wrote an I/O port (isa-debug-exit) and whenever `cpu.stopFlag` is set.
+ *
+ * cpu.instructions is brought up to date before each instruction the interpreter runs (RDTSC
+ * reads it) and when the run returns, not after each cached one.
  */
 export function runCpu(cpu: Cpu, budget: number, stopRequested: () => boolean): CpuRunResult {
+  const before = cpu.instructions;
   let executed = 0;
   let outs = cpu.portWrites;
   while (executed < budget) {
-    if (cpu.runState !== 'running') return { executed, stop: 'halted' };
+    if (cpu.runState !== 'running') return finish(cpu, before, executed, 'halted');
     if ((cpu.fl & (F_TF | F_RF)) === 0 && !cpu.debugActive) {
       // The fast path: no single-step, no breakpoints. Faults leave the inner loop through the catch.
+      // `cached` is the decoded instruction being run, null while the interpreter runs one.
+      let cached: DecodedOp | null = null;
       try {
         while (executed < budget) {
+          // A cached instruction: in the code window, decoded for this mode, bytes unchanged. Its
+          // handler cannot halt, write a port, stop, set TF or touch the debug registers, so
+          // nothing needs checking after it.
+          const page = cpu.codePage;
+          const i = cpu.ip - cpu.fetchBase;
+          if (page !== null && i >= 0 && i <= LAST_ENTRY) {
+            const a = cpu.fetchArr;
+            const p = cpu.fetchOff + i;
+            let op = page.ops[i]!;
+            if (!unchanged(op, a, p)) op = decodeAt(page, i, a, p);
+            const run = op.run;
+            if (run !== null) {
+              cpu.ip += op.len;
+              cached = op;
+              run(cpu, op);
+              executed++;
+              continue;
+            }
+          }
+          cached = null;
+          cpu.instructions = before + executed;
           step(cpu);
           executed++;
-          cpu.instructions++;
           // step() changes these fields; re-read them (the compiler cannot see that).
-          if (stillFast(cpu, outs)) continue;
-          break;
+          if (!stillFast(cpu, outs)) break;
         }
       } catch (e) {
         if (!(e instanceof CpuFault)) throw e;
         executed++;
-        cpu.instructions++;
-        if (!faulted(cpu, e)) return { executed, stop: 'triple-fault' };
+        cpu.instructions = before + executed;
+        if (!(cached === null ? faulted(cpu, e) : cachedFaulted(cpu, cached, e))) return finish(cpu, before, executed, 'triple-fault');
         continue;
       }
     } else {
+      cpu.instructions = before + executed;
       const singleStep = (cpu.fl & F_TF) !== 0;
       let ok = true;
       if (cpu.debugActive && instructionBreakpoint(cpu)) {
@@ -61,15 +89,20 @@ export function runCpu(cpu: Cpu, budget: number, stopRequested: () => boolean): 
         }
       }
       executed++;
-      cpu.instructions++;
-      if (!ok) return { executed, stop: 'triple-fault' };
+      if (!ok) return finish(cpu, before, executed, 'triple-fault');
     }
     if (cpu.portWrites !== outs || cpu.stopFlag) {
       outs = cpu.portWrites;
-      if (cpu.stopFlag || stopRequested()) return { executed, stop: 'stopped' };
+      cpu.instructions = before + executed;
+      if (cpu.stopFlag || stopRequested()) return finish(cpu, before, executed, 'stopped');
     }
   }
-  return { executed, stop: cpu.runState !== 'running' ? 'halted' : 'instruction-limit' };
+  return finish(cpu, before, executed, cpu.runState !== 'running' ? 'halted' : 'instruction-limit');
+}
+
+function finish(cpu: Cpu, before: number, executed: number, stop: CpuStop): CpuRunResult {
+  cpu.instructions = before + executed;
+  return { executed, stop };
 }
 
 /** The fast loop may go on: running, no port write, no stop request, no single-step or breakpoint. */
@@ -82,6 +115,16 @@ function faulted(cpu: Cpu, e: CpuFault): boolean {
   cpu.ip = cpu.startIp;
   cpu.r[RSP] = cpu.startSpLo;
   cpu.rh[RSP] = cpu.startSpHi;
+  return raiseException(cpu, e.vector, e.errorCode);
+}
+
+/**
+ * A cached instruction's fault: its handler changes neither RIP (beyond the length the loop added)
+ * nor RSP before anything that can fault, so only the length comes off RIP.
+ */
+function cachedFaulted(cpu: Cpu, op: DecodedOp, e: CpuFault): boolean {
+  cpu.ip -= op.len;
+  cpu.startIp = cpu.ip;
   return raiseException(cpu, e.vector, e.errorCode);
 }
 
