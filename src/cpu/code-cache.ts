@@ -50,19 +50,19 @@ export class DecodedOp {
   imm = 0;
 }
 
-/** True while the page at `p` in `a` still holds the bytes `op` was decoded from. */
-export function unchanged(op: DecodedOp, a: Uint8Array, p: number): boolean {
-  if (((a[p]! | (a[p + 1]! << 8) | (a[p + 2]! << 16) | (a[p + 3]! << 24)) & op.m0) !== op.w0) return false;
+/** True while the page still holds, at offset i, the bytes `op` was decoded from. */
+export function unchanged(op: DecodedOp, view: DataView, i: number): boolean {
+  if ((view.getInt32(i, true) & op.m0) !== op.w0) return false;
   const len = op.len;
   if (len <= 4) return true;
-  if (((a[p + 4]! | (a[p + 5]! << 8) | (a[p + 6]! << 16) | (a[p + 7]! << 24)) & op.m1) !== op.w1) return false;
+  if ((view.getInt32(i + 4, true) & op.m1) !== op.w1) return false;
   if (len <= 8) return true;
-  if (((a[p + 8]! | (a[p + 9]! << 8) | (a[p + 10]! << 16) | (a[p + 11]! << 24)) & op.m2) !== op.w2) return false;
+  if ((view.getInt32(i + 8, true) & op.m2) !== op.w2) return false;
   if (len <= 12) return true;
-  return ((a[p + 12]! | (a[p + 13]! << 8) | (a[p + 14]! << 16) | (a[p + 15]! << 24)) & op.m3) === op.w3;
+  return (view.getInt32(i + 12, true) & op.m3) === op.w3;
 }
 
-/** Records the bytes of `op` (its len set) found at `p`. */
+/** Records the bytes of `op` (its len set) found at a[p]. */
 export function recordBytes(op: DecodedOp, a: Uint8Array, p: number): void {
   const word = (k: number): [number, number] => {
     let w = 0;
@@ -88,9 +88,21 @@ MISSING.w0 = 1;
 /** The last offset with an entry: the first word of an entry is read whole, within the page. */
 export const LAST_ENTRY = PAGE_BYTES - 4;
 
-/** The decoded instructions of one physical page, by offset. */
+const NO_BYTES = new Uint8Array(PAGE_BYTES);
+
+/** The decoded instructions of one physical page, by offset, and the page's bytes in host memory. */
 export class CodePage {
   readonly ops: DecodedOp[] = new Array<DecodedOp>(PAGE_BYTES).fill(MISSING);
+  bytes: Uint8Array = NO_BYTES;
+  /** The same bytes, for reading the check words whole. */
+  view: DataView = new DataView(NO_BYTES.buffer);
+
+  /** Points the page at its host bytes: `page` (4096 bytes) from `offset` in `chunk`. */
+  setBytes(chunk: Uint8Array, offset: number): void {
+    if (this.bytes.buffer === chunk.buffer && this.bytes.byteOffset === chunk.byteOffset + offset) return;
+    this.bytes = chunk.subarray(offset, offset + PAGE_BYTES);
+    this.view = new DataView(chunk.buffer, chunk.byteOffset + offset, PAGE_BYTES);
+  }
 }
 
 /** Code pages by physical page address; dropped as a whole when too many have been seen. */
@@ -98,13 +110,15 @@ export class CodePages {
   static readonly MAX_PAGES = 4096;
   readonly #pages = new Map<number, CodePage>();
 
-  get(physPage: number): CodePage {
+  /** The page at physical address `physPage`, whose bytes are at `offset` in `chunk`. */
+  get(physPage: number, chunk: Uint8Array, offset: number): CodePage {
     let page = this.#pages.get(physPage);
     if (page === undefined) {
       if (this.#pages.size >= CodePages.MAX_PAGES) this.#pages.clear();
       page = new CodePage();
       this.#pages.set(physPage, page);
     }
+    page.setBytes(chunk, offset);
     return page;
   }
 }

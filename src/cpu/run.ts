@@ -44,10 +44,8 @@ export function runCpu(cpu: Cpu, budget: number, stopRequested: () => boolean): 
           const page = cpu.codePage;
           const i = cpu.ip - cpu.fetchBase;
           if (page !== null && i >= 0 && i <= LAST_ENTRY) {
-            const a = cpu.fetchArr;
-            const p = cpu.fetchOff + i;
             let op = page.ops[i]!;
-            if (!unchanged(op, a, p)) op = decodeAt(page, i, a, p);
+            if (!unchanged(op, page.view, i)) op = decodeAt(page, i);
             const run = op.run;
             if (run !== null) {
               cpu.ip += op.len;

@@ -83,21 +83,22 @@ function use(op: DecodedOp, run: OpHandler, len: number): number {
 }
 
 /**
- * Decodes the instruction at page offset i (a[p] in the host view) into a new entry of `page`
- * (the code window covers the whole page). Instructions the cache does not take,
+ * Decodes the instruction at offset i of `page` into a new entry (the code window covers the
+ * whole page). Instructions the cache does not take,
  * and those whose bytes would reach past the page in whole words, get an interpreter marker that
  * keeps their first four bytes.
  */
-export function decodeAt(page: CodePage, i: number, a: Uint8Array, p: number): DecodedOp {
+export function decodeAt(page: CodePage, i: number): DecodedOp {
   const op = new DecodedOp();
-  const len = decode32(op, a, p, Math.min(15, PAGE_BYTES - i));
+  const a = page.bytes;
+  const len = decode32(op, a, i, Math.min(15, PAGE_BYTES - i));
   if (len === FAIL || i + ((len + 3) & ~3) > PAGE_BYTES) {
     op.run = null;
     op.len = 4;
   } else {
     op.len = len;
   }
-  recordBytes(op, a, p);
+  recordBytes(op, a, i);
   page.ops[i] = op;
   return op;
 }
