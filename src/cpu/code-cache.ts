@@ -1,39 +1,47 @@
 /**
- * Decoded instructions, cached per guest-physical code page. The run loop looks an instruction up
- * by its offset in the code window's page instead of decoding it again, and runs its handler.
+ * Decoded instructions, cached per guest-physical code page as basic blocks: straight-line runs
+ * of decoded instructions that end at a branch, before an instruction the cache leaves to the
+ * interpreter, or at the page end. The run loop looks a block up by the page offset of RIP and
+ * runs its instructions' handlers one after the other, without decoding them again.
  *
- * Nothing has to tell the cache that code changed: every entry keeps the bytes it was decoded
- * from and is used only while the page still holds them (a few word compares per instruction).
- * So guest stores, DMA, the host's writes into guest RAM and page-table updates need no hooks,
- * and self-modifying code sees its new bytes at the next instruction, as on hardware and in QEMU.
- * Entries are for one decoding mode (32-bit code segments); the CPU offers the cache only while
- * that mode is current.
+ * A block keeps the bytes it was decoded from and is used only while the page still holds them.
+ * Comparing them before every use would cost as much as the lookup, so the comparison is made
+ * once per "code epoch": the CPU starts a new epoch whenever code bytes may have changed behind
+ * the cache's back, that is
+ *  - when a run starts (the host, DMA or another emulator may have written guest RAM meanwhile),
+ *  - after every instruction the interpreter runs (an OUT can start a DMA, a device can write),
+ *  - when the CPU itself writes a page that holds a block (code pages are flagged in the CPU's
+ *    write cache), or writes through its slow path or sets page-table A/D bits.
+ * Within a block the loop stops as soon as the epoch changes, so code a block's own instruction
+ * rewrote is seen at the very next instruction, as on hardware and in QEMU.
  */
 
 import type { Cpu } from './cpu.js';
 
 export const PAGE_BYTES = 4096;
 
+/** The last page offset a block may start at: its first check word is read whole, within the page. */
+export const LAST_ENTRY = PAGE_BYTES - 4;
+
+/** Longest block, in instructions. */
+export const MAX_BLOCK = 64;
+
 export type OpHandler = (cpu: Cpu, op: DecodedOp) => void;
+
+function unset(): void {
+  throw new Error('a decoded instruction without a handler');
+}
 
 /**
  * One decoded instruction. The operand fields mean what the handler makes of them; all are small
- * integers so that every entry has the same shape.
+ * integers so that every instance has the same shape.
  */
 export class DecodedOp {
-  /** Bytes recorded: the instruction's length, or for an interpreter marker those examined (at most 4). */
+  /** Length in bytes. */
   len = 0;
-  /** The instruction bytes, little-endian, four to a word, with masks for a last partial word. */
-  w0 = 0;
-  m0 = 0;
-  w1 = 0;
-  m1 = 0;
-  w2 = 0;
-  m2 = 0;
-  w3 = 0;
-  m3 = 0;
-  /** The handler; null marks an instruction the cache leaves to the interpreter. */
-  run: OpHandler | null = null;
+  run: OpHandler = unset;
+  /** The handler may change RIP (branches): a block ends with it. */
+  branch = false;
   /** ALU operation, condition code or group sub-opcode. */
   sub = 0;
   /** ModRM reg field, or the register of a +r opcode. */
@@ -50,54 +58,57 @@ export class DecodedOp {
   imm = 0;
 }
 
-/** True while the page still holds, at offset i, the bytes `op` was decoded from. */
-export function unchanged(op: DecodedOp, view: DataView, i: number): boolean {
-  if ((view.getInt32(i, true) & op.m0) !== op.w0) return false;
-  const len = op.len;
-  if (len <= 4) return true;
-  if ((view.getInt32(i + 4, true) & op.m1) !== op.w1) return false;
-  if (len <= 8) return true;
-  if ((view.getInt32(i + 8, true) & op.m2) !== op.w2) return false;
-  if (len <= 12) return true;
-  return (view.getInt32(i + 12, true) & op.m3) === op.w3;
-}
+/**
+ * A block: its instructions (none for a marker saying "the interpreter runs the instruction
+ * here") and the page bytes it covers, as little-endian words, the last one masked.
+ */
+export class CodeBlock {
+  readonly ops: readonly DecodedOp[];
+  readonly words: Int32Array;
+  readonly lastMask: number;
+  /** The code epoch in which the bytes were last found unchanged. */
+  epoch = -1;
 
-/** Records the bytes of `op` (its len set) found at a[p]. */
-export function recordBytes(op: DecodedOp, a: Uint8Array, p: number): void {
-  const word = (k: number): [number, number] => {
-    let w = 0;
-    let m = 0;
-    for (let j = 0; j < 4; j++) {
-      if (k + j < op.len) {
-        w |= a[p + k + j]! << (8 * j);
-        m |= 0xff << (8 * j);
+  constructor(ops: readonly DecodedOp[], bytes: Uint8Array, start: number, length: number) {
+    this.ops = ops;
+    const count = Math.ceil(length / 4);
+    this.words = new Int32Array(count);
+    let mask = 0;
+    for (let n = 0; n < count; n++) {
+      let w = 0;
+      for (let j = 0; j < 4 && 4 * n + j < length; j++) {
+        w |= bytes[start + 4 * n + j]! << (8 * j);
+        if (n === count - 1) mask |= 0xff << (8 * j);
       }
+      this.words[n] = w;
     }
-    return [w, m];
-  };
-  [op.w0, op.m0] = word(0);
-  [op.w1, op.m1] = word(4);
-  [op.w2, op.m2] = word(8);
-  [op.w3, op.m3] = word(12);
+    this.lastMask = mask;
+  }
+
+  /** True while the page (`view`) still holds the block's bytes at `start`. */
+  unchanged(view: DataView, start: number): boolean {
+    const w = this.words;
+    const last = w.length - 1;
+    for (let k = 0; k < last; k++) if (view.getInt32(start + 4 * k, true) !== w[k]) return false;
+    return (view.getInt32(start + 4 * last, true) & this.lastMask) === w[last];
+  }
 }
 
-/** The entry of offsets not decoded yet: it never matches any bytes. */
-const MISSING = new DecodedOp();
-MISSING.w0 = 1;
-
-/** The last offset with an entry: the first word of an entry is read whole, within the page. */
-export const LAST_ENTRY = PAGE_BYTES - 4;
+/** The block of offsets not decoded yet: never current, never unchanged. */
+export const MISSING = new CodeBlock([], new Uint8Array(4), 0, 4);
 
 const NO_BYTES = new Uint8Array(PAGE_BYTES);
 
-/** The decoded instructions of one physical page, by offset, and the page's bytes in host memory. */
+/** The blocks of one physical page, by start offset, and the page's bytes in host memory. */
 export class CodePage {
-  readonly ops: DecodedOp[] = new Array<DecodedOp>(PAGE_BYTES).fill(MISSING);
+  readonly blocks: CodeBlock[] = new Array<CodeBlock>(PAGE_BYTES).fill(MISSING);
+  /** A block with instructions was built here: the CPU's writes to the page start a new code epoch. */
+  isCode = false;
   bytes: Uint8Array = NO_BYTES;
-  /** The same bytes, for reading the check words whole. */
+  /** The same bytes, for reading check words whole. */
   view: DataView = new DataView(NO_BYTES.buffer);
 
-  /** Points the page at its host bytes: `page` (4096 bytes) from `offset` in `chunk`. */
+  /** Points the page at its host bytes: 4096 bytes from `offset` in `chunk`. */
   setBytes(chunk: Uint8Array, offset: number): void {
     if (this.bytes.buffer === chunk.buffer && this.bytes.byteOffset === chunk.byteOffset + offset) return;
     this.bytes = chunk.subarray(offset, offset + PAGE_BYTES);
@@ -105,20 +116,33 @@ export class CodePage {
   }
 }
 
-/** Code pages by physical page address; dropped as a whole when too many have been seen. */
+/** Code pages by physical page address. */
 export class CodePages {
+  /** Beyond this many pages the CPU drops them all (and every reference to them). */
   static readonly MAX_PAGES = 4096;
   readonly #pages = new Map<number, CodePage>();
+
+  get size(): number {
+    return this.#pages.size;
+  }
+
+  clear(): void {
+    this.#pages.clear();
+  }
 
   /** The page at physical address `physPage`, whose bytes are at `offset` in `chunk`. */
   get(physPage: number, chunk: Uint8Array, offset: number): CodePage {
     let page = this.#pages.get(physPage);
     if (page === undefined) {
-      if (this.#pages.size >= CodePages.MAX_PAGES) this.#pages.clear();
       page = new CodePage();
       this.#pages.set(physPage, page);
     }
     page.setBytes(chunk, offset);
     return page;
+  }
+
+  /** Whether the page at physical address `physPage` holds blocks with instructions. */
+  isCode(physPage: number): boolean {
+    return this.#pages.get(physPage)?.isCode === true;
   }
 }

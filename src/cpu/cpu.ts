@@ -221,6 +221,11 @@ export class Cpu {
   codePage: CodePage | null = null;
   /** Use the decoded-instruction cache (code-cache.ts); off, every instruction is decoded anew. */
   decodeCache = true;
+  /**
+   * The code epoch (code-cache.ts): advanced whenever code bytes may have changed, by the run loop
+   * and by writes to pages that hold decoded blocks.
+   */
+  codeEpoch = 0;
 
   readonly tlb: Tlb;
   readonly #pageTables: PageTableMemory;
@@ -233,6 +238,8 @@ export class Cpu {
   readonly #writeTag = new Float64Array(CACHE_SLOTS);
   readonly #writeArr = new Array<Uint8Array>(CACHE_SLOTS).fill(EMPTY);
   readonly #writeOff = new Int32Array(CACHE_SLOTS);
+  /** 1 where the write cache's page holds decoded blocks: a write there starts a new code epoch. */
+  readonly #writeCode = new Uint8Array(CACHE_SLOTS);
   readonly #fetchTag = new Float64Array(CACHE_SLOTS);
   readonly #fetchArr = new Array<Uint8Array>(CACHE_SLOTS).fill(EMPTY);
   readonly #fetchOff = new Int32Array(CACHE_SLOTS);
@@ -254,6 +261,7 @@ export class Cpu {
       writeU32: (gpa, value) => {
         const v = this.physView(gpa);
         if (!v?.writable) return;
+        this.codeEpoch++; // A/D bits: possibly on a code page
         const b = v.bytes;
         const o = v.offset + (gpa & 0xfff);
         b[o] = value;
@@ -421,7 +429,10 @@ export class Cpu {
   }
   physWrite8(gpa: number, value: number): void {
     const v = this.physView(gpa);
-    if (v?.writable === true) v.bytes[v.offset + (gpa & 0xfff)] = value;
+    if (v?.writable === true) {
+      v.bytes[v.offset + (gpa & 0xfff)] = value;
+      this.codeEpoch++;
+    }
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -475,6 +486,23 @@ export class Cpu {
     return true;
   }
 
+  /** Forgets every code page, and the fetch slots and code window that point to them. */
+  #dropCodePages(): void {
+    this.#codePages.clear();
+    this.#code.fill(null);
+    this.#fetchTag.fill(-1);
+    this.closeCodeWindow();
+  }
+
+  /**
+   * `page` now holds a block of decoded instructions: from now on the CPU's writes to it start a
+   * new code epoch. Write-cache entries made before do not know that; they are dropped.
+   */
+  markCodePage(page: CodePage): void {
+    page.isCode = true;
+    this.#writeTag.fill(-1);
+  }
+
   /** Physical address of linear `lin` for an access of `kind`, or a thrown #PF/#GP. */
   translate(lin: number, kind: number): number {
     // With paging off the TLB returns the linear address, A20-masked.
@@ -504,7 +532,9 @@ export class Cpu {
       this.#writeTag[slot] = tag;
       this.#writeArr[slot] = v.bytes;
       this.#writeOff[slot] = v.offset;
+      this.#writeCode[slot] = this.#codePages.isCode(pa - (pa % 4096)) ? 1 : 0;
     } else {
+      if (this.#codePages.size >= CodePages.MAX_PAGES) this.#dropCodePages();
       this.#fetchTag[slot] = tag;
       this.#fetchArr[slot] = v.bytes;
       this.#fetchOff[slot] = v.offset;
@@ -615,6 +645,7 @@ export class Cpu {
     const slot = (lin >>> 12) & (CACHE_SLOTS - 1);
     if (this.#writeTag[slot] === lin - o) {
       this.#writeArr[slot]![this.#writeOff[slot]! + o] = v;
+      if (this.#writeCode[slot] !== 0) this.codeEpoch++;
       return;
     }
     if (this.#fill(lin, KIND_WRITE)) {
@@ -635,6 +666,7 @@ export class Cpu {
         const p = this.#writeOff[slot]! + o;
         a[p] = v;
         a[p + 1] = v >>> 8;
+        if (this.#writeCode[slot] !== 0) this.codeEpoch++;
         return;
       }
     }
@@ -654,6 +686,7 @@ export class Cpu {
         a[p + 1] = v >>> 8;
         a[p + 2] = v >>> 16;
         a[p + 3] = v >>> 24;
+        if (this.#writeCode[slot] !== 0) this.codeEpoch++;
         return;
       }
     }

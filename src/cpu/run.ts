@@ -8,8 +8,8 @@
 import { CS, F_RF, F_TF, RSP, TWO32, type Cpu } from './cpu.js';
 import { CpuFault, VEC_DB, VEC_DF, VEC_PF, isContributory } from './faults.js';
 import { step } from './exec/step.js';
-import { decodeAt } from './exec/fast-decode.js';
-import { LAST_ENTRY, unchanged, type DecodedOp } from './code-cache.js';
+import { buildBlock } from './exec/fast-decode.js';
+import { LAST_ENTRY, MISSING, type CodeBlock, type CodePage, type DecodedOp } from './code-cache.js';
 import { deliverInterrupt, exceptionErrorCode } from './exec/system.js';
 
 export type CpuStop = 'halted' | 'triple-fault' | 'instruction-limit' | 'stopped';
@@ -30,6 +30,8 @@ export function runCpu(cpu: Cpu, budget: number, stopRequested: () => boolean): 
   const before = cpu.instructions;
   let executed = 0;
   let outs = cpu.portWrites;
+  // Guest RAM may have changed since the last run: blocks check their bytes again.
+  cpu.codeEpoch++;
   while (executed < budget) {
     if (cpu.runState !== 'running') return finish(cpu, before, executed, 'halted');
     if ((cpu.fl & (F_TF | F_RF)) === 0 && !cpu.debugActive) {
@@ -38,20 +40,25 @@ export function runCpu(cpu: Cpu, budget: number, stopRequested: () => boolean): 
       let cached: DecodedOp | null = null;
       try {
         while (executed < budget) {
-          // A cached instruction: in the code window, decoded for this mode, bytes unchanged. Its
-          // handler cannot halt, write a port, stop, set TF or touch the debug registers, so
-          // nothing needs checking after it.
+          // A block of cached instructions: in the code window, decoded for this mode, its bytes
+          // unchanged. Their handlers cannot halt, write a port, stop, set TF or touch the debug
+          // registers, so nothing needs checking between them but the budget and the code epoch.
           const page = cpu.codePage;
           const i = cpu.ip - cpu.fetchBase;
           if (page !== null && i >= 0 && i <= LAST_ENTRY) {
-            let op = page.ops[i]!;
-            if (!unchanged(op, page.view, i)) op = decodeAt(page, i);
-            const run = op.run;
-            if (run !== null) {
-              cpu.ip += op.len;
-              cached = op;
-              run(cpu, op);
-              executed++;
+            let block = page.blocks[i]!;
+            if (block.epoch !== cpu.codeEpoch) block = currentBlock(cpu, page, i, block);
+            const ops = block.ops;
+            if (ops.length !== 0) {
+              const epoch = cpu.codeEpoch;
+              let k = 0;
+              do {
+                const op = ops[k]!;
+                cpu.ip += op.len;
+                cached = op;
+                op.run(cpu, op);
+                executed++;
+              } while (++k < ops.length && executed < budget && cpu.codeEpoch === epoch);
               continue;
             }
           }
@@ -59,6 +66,7 @@ export function runCpu(cpu: Cpu, budget: number, stopRequested: () => boolean): 
           cpu.instructions = before + executed;
           step(cpu);
           executed++;
+          cpu.codeEpoch++;
           // step() changes these fields; re-read them (the compiler cannot see that).
           if (!stillFast(cpu, outs)) break;
         }
@@ -66,6 +74,7 @@ export function runCpu(cpu: Cpu, budget: number, stopRequested: () => boolean): 
         if (!(e instanceof CpuFault)) throw e;
         executed++;
         cpu.instructions = before + executed;
+        cpu.codeEpoch++;
         if (!(cached === null ? faulted(cpu, e) : cachedFaulted(cpu, cached, e))) return finish(cpu, before, executed, 'triple-fault');
         continue;
       }
@@ -87,6 +96,7 @@ export function runCpu(cpu: Cpu, budget: number, stopRequested: () => boolean): 
         }
       }
       executed++;
+      cpu.codeEpoch++;
       if (!ok) return finish(cpu, before, executed, 'triple-fault');
     }
     if (cpu.portWrites !== outs || cpu.stopFlag) {
@@ -96,6 +106,22 @@ export function runCpu(cpu: Cpu, budget: number, stopRequested: () => boolean): 
     }
   }
   return finish(cpu, before, executed, cpu.runState !== 'running' ? 'halted' : 'instruction-limit');
+}
+
+/**
+ * The block at offset i of `page` as the page's bytes are now: `block` if they are unchanged (it
+ * is then current for this code epoch), else a new one decoded from them.
+ */
+function currentBlock(cpu: Cpu, page: CodePage, i: number, block: CodeBlock): CodeBlock {
+  if (block !== MISSING && block.unchanged(page.view, i)) {
+    block.epoch = cpu.codeEpoch;
+    return block;
+  }
+  const fresh = buildBlock(page, i);
+  if (fresh.ops.length !== 0 && !page.isCode) cpu.markCodePage(page);
+  fresh.epoch = cpu.codeEpoch;
+  page.blocks[i] = fresh;
+  return fresh;
 }
 
 function finish(cpu: Cpu, before: number, executed: number, stop: CpuStop): CpuRunResult {

@@ -6,7 +6,7 @@
  */
 
 import { DS, RAX, RBP, RSP, SS } from '../cpu.js';
-import { DecodedOp, PAGE_BYTES, recordBytes, type CodePage, type OpHandler } from '../code-cache.js';
+import { CodeBlock, DecodedOp, MAX_BLOCK, PAGE_BYTES, type CodePage, type OpHandler } from '../code-cache.js';
 import * as F from './fast-ops.js';
 
 /** Where decoding stopped for lack of bytes or support. */
@@ -82,25 +82,35 @@ function use(op: DecodedOp, run: OpHandler, len: number): number {
   return len;
 }
 
+/** As use(), for a handler that may change RIP: it ends its block. */
+function branch(op: DecodedOp, run: OpHandler, len: number): number {
+  op.branch = true;
+  op.run = run;
+  return len;
+}
+
 /**
- * Decodes the instruction at offset i of `page` into a new entry (the code window covers the
- * whole page). Instructions the cache does not take,
- * and those whose bytes would reach past the page in whole words, get an interpreter marker that
- * keeps their first four bytes.
+ * Decodes the block starting at offset `start` of `page` (the code window covers the whole page):
+ * instructions up to and including a branch, up to one the cache leaves to the interpreter, or
+ * as far as the check words of the block stay within the page. With no instruction at all, the
+ * block is a marker covering the first four bytes.
  */
-export function decodeAt(page: CodePage, i: number): DecodedOp {
-  const op = new DecodedOp();
+export function buildBlock(page: CodePage, start: number): CodeBlock {
   const a = page.bytes;
-  const len = decode32(op, a, i, Math.min(15, PAGE_BYTES - i));
-  if (len === FAIL || i + ((len + 3) & ~3) > PAGE_BYTES) {
-    op.run = null;
-    op.len = 4;
-  } else {
+  const ops: DecodedOp[] = [];
+  let i = start;
+  while (ops.length < MAX_BLOCK && i < PAGE_BYTES) {
+    const op = new DecodedOp();
+    const len = decode32(op, a, i, Math.min(15, PAGE_BYTES - i));
+    if (len === FAIL) break;
+    const end = i + len;
+    if (start + ((end - start + 3) & ~3) > PAGE_BYTES) break;
     op.len = len;
+    ops.push(op);
+    i = end;
+    if (op.branch) break;
   }
-  recordBytes(op, a, i);
-  page.ops[i] = op;
-  return op;
+  return new CodeBlock(ops, a, start, ops.length === 0 ? 4 : i - start);
 }
 
 /**
@@ -140,7 +150,7 @@ function decode32(op: DecodedOp, a: Uint8Array, p: number, avail: number): numbe
     if (avail < 2) return FAIL;
     op.sub = b0 & 15;
     op.imm = (a[p + 1]! << 24) >> 24;
-    return use(op, F.jcc, 2);
+    return branch(op, F.jcc, 2);
   }
   if (b0 >= 0xb0 && b0 < 0xc0) {
     op.reg = b0 & 7;
@@ -224,10 +234,10 @@ function decode32(op: DecodedOp, a: Uint8Array, p: number, avail: number): numbe
     case 0xc2:
       if (avail < 3) return FAIL;
       op.imm = a[p + 1]! | (a[p + 2]! << 8);
-      return use(op, F.ret, 3);
+      return branch(op, F.ret, 3);
     case 0xc3:
       op.imm = 0;
-      return use(op, F.ret, 1);
+      return branch(op, F.ret, 1);
     case 0xc6: case 0xc7: {
       const k = modrm(op, a, p, 1, avail);
       if (k === FAIL || op.reg !== 0) return FAIL;
@@ -244,11 +254,11 @@ function decode32(op: DecodedOp, a: Uint8Array, p: number, avail: number): numbe
     case 0xe8: case 0xe9:
       if (avail < 5) return FAIL;
       op.imm = i32(a, p + 1);
-      return use(op, b0 === 0xe8 ? F.callRel : F.jmpRel, 5);
+      return branch(op, b0 === 0xe8 ? F.callRel : F.jmpRel, 5);
     case 0xeb:
       if (avail < 2) return FAIL;
       op.imm = (a[p + 1]! << 24) >> 24;
-      return use(op, F.jmpRel, 2);
+      return branch(op, F.jmpRel, 2);
     case 0xfc: return use(op, F.cld, 1);
     case 0xfd: return use(op, F.std, 1);
     case 0xfe: case 0xff:
@@ -334,8 +344,8 @@ function group45(op: DecodedOp, a: Uint8Array, p: number, avail: number, b0: num
   }
   if (b0 === 0xfe) return FAIL;
   op.rm = rmField;
-  if (sub === 2) return use(op, isReg ? F.callR : F.callM, k);
-  if (sub === 4) return use(op, isReg ? F.jmpR : F.jmpM, k);
+  if (sub === 2) return branch(op, isReg ? F.callR : F.callM, k);
+  if (sub === 4) return branch(op, isReg ? F.jmpR : F.jmpM, k);
   if (sub === 6 && !isReg) return use(op, F.pushM32, k);
   return FAIL;
 }
@@ -348,7 +358,7 @@ function twoByte(op: DecodedOp, a: Uint8Array, p: number, avail: number): number
     if (avail < 6) return FAIL;
     op.sub = b1 & 15;
     op.imm = i32(a, p + 2);
-    return use(op, F.jcc, 6);
+    return branch(op, F.jcc, 6);
   }
   if (b1 >= 0x90 && b1 <= 0x9f) {
     const k = modrm(op, a, p, 2, avail);
