@@ -39,6 +39,9 @@ function unset(): void {
 export class DecodedOp {
   /** Length in bytes. */
   len = 0;
+  /** Offset of its end from the start of its block. */
+  end = 0;
+  kind = 0;
   run: OpHandler = unset;
   /** The handler may change RIP (branches): a block ends with it. */
   branch = false;

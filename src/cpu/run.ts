@@ -9,6 +9,8 @@ import { CS, F_RF, F_TF, RSP, TWO32, type Cpu } from './cpu.js';
 import { CpuFault, VEC_DB, VEC_DF, VEC_PF, isContributory } from './faults.js';
 import { step } from './exec/step.js';
 import { buildBlock } from './exec/fast-decode.js';
+import { faultedAt } from './exec/fast-dispatch.js';
+import * as F from './exec/fast-ops.js';
 import { LAST_ENTRY, MISSING, type CodeBlock, type CodePage, type DecodedOp } from './code-cache.js';
 import { deliverInterrupt, exceptionErrorCode } from './exec/system.js';
 
@@ -36,8 +38,10 @@ export function runCpu(cpu: Cpu, budget: number, stopRequested: () => boolean): 
     if (cpu.runState !== 'running') return finish(cpu, before, executed, 'halted');
     if ((cpu.fl & (F_TF | F_RF)) === 0 && !cpu.debugActive) {
       // The fast path: no single-step, no breakpoints. Faults leave the inner loop through the catch.
-      // `cached` is the decoded instruction being run, null while the interpreter runs one.
-      let cached: DecodedOp | null = null;
+      // `blockOps` is the block being run (started at `blockIp`), null while the interpreter runs
+      // an instruction.
+      let blockOps: readonly DecodedOp[] | null = null;
+      let blockIp = 0;
       try {
         while (executed < budget) {
           // A block of cached instructions: in the code window, decoded for this mode, its bytes
@@ -48,21 +52,37 @@ export function runCpu(cpu: Cpu, budget: number, stopRequested: () => boolean): 
           if (page !== null && i >= 0 && i <= LAST_ENTRY) {
             let block = page.blocks[i]!;
             if (block.epoch !== cpu.codeEpoch) block = currentBlock(cpu, page, i, block);
-            const ops = block.ops;
-            if (ops.length !== 0) {
+            if (block.ops.length !== 0) {
+              // RIP is set to each instruction's end before its handler runs (branches replace it);
+              // the common handlers are called by name (exec/fast-dispatch.ts lists them by kind).
+              const ops = block.ops;
+              const ip0 = cpu.ip;
               const epoch = cpu.codeEpoch;
+              const n = Math.min(ops.length, budget - executed);
+              blockOps = ops;
+              blockIp = ip0;
               let k = 0;
               do {
                 const op = ops[k]!;
-                cpu.ip += op.len;
-                cached = op;
-                op.run(cpu, op);
-                executed++;
-              } while (++k < ops.length && executed < budget && cpu.codeEpoch === epoch);
+                cpu.ip = ip0 + op.end;
+                switch (op.kind) {
+                  case 1: F.jcc(cpu, op); break;
+                  case 2: F.decR32(cpu, op); break;
+                  case 3: F.incR32(cpu, op); break;
+                  case 4: F.lodsd(cpu); break;
+                  case 5: F.stosd(cpu); break;
+                  case 6: F.aluRR32(cpu, op); break;
+                  case 7: F.movRM32(cpu, op); break;
+                  case 8: F.movOA32(cpu, op); break;
+                  case 9: F.aluRI32(cpu, op); break;
+                  default: op.run(cpu, op);
+                }
+              } while (++k < n && cpu.codeEpoch === epoch);
+              executed += k;
               continue;
             }
           }
-          cached = null;
+          blockOps = null;
           cpu.instructions = before + executed;
           step(cpu);
           executed++;
@@ -72,10 +92,18 @@ export function runCpu(cpu: Cpu, budget: number, stopRequested: () => boolean): 
         }
       } catch (e) {
         if (!(e instanceof CpuFault)) throw e;
-        executed++;
+        let ok: boolean;
+        if (blockOps === null) {
+          executed++;
+          ok = faulted(cpu, e);
+        } else {
+          const k = faultedAt(blockOps, blockIp, cpu.ip);
+          executed += k + 1;
+          ok = cachedFaulted(cpu, blockOps[k]!, e);
+        }
         cpu.instructions = before + executed;
         cpu.codeEpoch++;
-        if (!(cached === null ? faulted(cpu, e) : cachedFaulted(cpu, cached, e))) return finish(cpu, before, executed, 'triple-fault');
+        if (!ok) return finish(cpu, before, executed, 'triple-fault');
         continue;
       }
     } else {

@@ -8,6 +8,7 @@
 import { DS, RAX, RBP, RSP, SS } from '../cpu.js';
 import { CodeBlock, DecodedOp, MAX_BLOCK, PAGE_BYTES, type CodePage, type OpHandler } from '../code-cache.js';
 import * as F from './fast-ops.js';
+import { kindOf } from './fast-dispatch.js';
 
 /** Where decoding stopped for lack of bytes or support. */
 const FAIL = -1;
@@ -106,6 +107,8 @@ export function buildBlock(page: CodePage, start: number): CodeBlock {
     const end = i + len;
     if (start + ((end - start + 3) & ~3) > PAGE_BYTES) break;
     op.len = len;
+    op.end = end - start;
+    op.kind = kindOf(op.run);
     ops.push(op);
     i = end;
     if (op.branch) break;
@@ -223,12 +226,14 @@ function decode32(op: DecodedOp, a: Uint8Array, p: number, avail: number): numbe
       if (avail < 5) return FAIL;
       op.imm = i32(a, p + 1) >>> 0;
       return use(op, F.testAI32, 5);
-    case 0xaa: case 0xab:
-      op.imm = b0 === 0xaa ? 1 : 4;
+    case 0xaa:
+      op.imm = 1;
       return use(op, F.stos, 1);
-    case 0xac: case 0xad:
-      op.imm = b0 === 0xac ? 1 : 4;
+    case 0xab: return use(op, F.stosd, 1);
+    case 0xac:
+      op.imm = 1;
       return use(op, F.lods, 1);
+    case 0xad: return use(op, F.lodsd, 1);
     case 0xc0: case 0xc1: case 0xd0: case 0xd1: case 0xd2: case 0xd3:
       return shiftGroup(op, a, p, avail, b0);
     case 0xc2:

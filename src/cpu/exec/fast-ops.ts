@@ -1,10 +1,13 @@
 /**
  * Handlers for the decoded-instruction cache (code-cache.ts): the common instructions of 32-bit
  * code without prefixes, each specialised to one form (register or memory operand, 8 or 32 bits).
- * The run loop has set RIP past the instruction and startIp/startSp to its start. Each handler
- * does exactly what the interpreter's path for the same bytes does (step.ts, two-byte.ts,
- * string.ts), in the same order, so faults, lazy flags and partial results are the same; only
- * the decoding is skipped. The comments name the interpreter code each one mirrors.
+ * The run loop has set RIP to the end of the instruction. Each handler does exactly what the
+ * interpreter's path for the same bytes does (step.ts, two-byte.ts, string.ts), in the same order,
+ * so faults, lazy flags and partial results are the same; only the decoding is skipped. Two rules
+ * keep faults precise without the interpreter's bookkeeping: a handler changes RIP and RSP only
+ * after everything that can fault (so the run loop rolls back RIP by the length alone), and it
+ * never halts, does I/O or changes the mode, paging, TF or debug registers (so the loop needs no
+ * checks between cached instructions).
  */
 
 import { CS, ES, DS, F_DF, RAX, RBP, RCX, RDX, RDI, RSI, SS, type Cpu } from '../cpu.js';
@@ -450,6 +453,18 @@ export function leave(cpu: Cpu): void {
 function advance(cpu: Cpu, reg: number, size: number): void {
   const delta = (cpu.fl & F_DF) !== 0 ? -size : size;
   cpu.set32(reg, ((cpu.r[reg]! >>> 0) + delta) >>> 0);
+}
+
+/** LODSD and STOSD, the common case, without the size switch. */
+export function lodsd(cpu: Cpu): void {
+  const esi = cpu.r[RSI]! >>> 0;
+  cpu.set32(RAX, cpu.read32(cpu.linear(DS, esi, 4)));
+  cpu.set32(RSI, (esi + ((cpu.fl & F_DF) !== 0 ? -4 : 4)) >>> 0);
+}
+export function stosd(cpu: Cpu): void {
+  const edi = cpu.r[RDI]! >>> 0;
+  cpu.write32(cpu.linear(ES, edi, 4), cpu.r[RAX]!);
+  cpu.set32(RDI, (edi + ((cpu.fl & F_DF) !== 0 ? -4 : 4)) >>> 0);
 }
 
 export function lods(cpu: Cpu, op: DecodedOp): void {

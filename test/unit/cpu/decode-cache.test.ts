@@ -178,6 +178,21 @@ describe('decoded-instruction cache', () => {
     expect(machine.bsp.r[0]).toBe(7);
   });
 
+  it('sees a store into the next instruction of the same block', async () => {
+    const machine = createMachine({ memorySize: '16M' });
+    for (let round = 0; round < 2; round++) {
+      const code = [
+        0xc6, 0x05, ...le32(CODE + 8), 7, // mov byte [CODE+8], 7: the immediate of the next MOV
+        0xb8, ...le32(1), //                 mov eax, 1 (becomes mov eax, 7)
+        0xf4, //                             hlt
+      ];
+      machine.memory.write(CODE, new Uint8Array(code));
+      machine.bsp.load(flat32Snapshot(CODE));
+      expect((await machine.run({ maxInstructions: 100 })).reason).toBe('halted');
+      expect(machine.bsp.r[0]).toBe(7);
+    }
+  });
+
   it('sees code the host rewrote between runs', async () => {
     const machine = createMachine({ memorySize: '16M' });
     for (const value of [1, 2, 3]) {
