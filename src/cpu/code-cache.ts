@@ -122,7 +122,7 @@ export class CodePage {
 /** Code pages by physical page address. */
 export class CodePages {
   /** Beyond this many pages the CPU drops them all (and every reference to them). */
-  static readonly MAX_PAGES = 4096;
+  static readonly MAX_PAGES = 1024;
   readonly #pages = new Map<number, CodePage>();
 
   get size(): number {
