@@ -503,6 +503,24 @@ export class Cpu {
     this.#writeTag.fill(-1);
   }
 
+  /**
+   * Opens the code window at CS:RIP for the decoded-instruction cache when that takes no fault:
+   * in 32-bit code, RIP within the CS limit and the fetch translation allowed (otherwise the
+   * interpreter's fetch raises the fault). The walk's side effects (accessed bits, the TLB entry)
+   * are those of that fetch. True when the window now covers RIP.
+   */
+  openCodeWindowAtIp(): boolean {
+    const ip = this.ip;
+    if (this.code64 || this.codeSize !== 4 || !this.decodeCache || ip > this.segLimit[CS]!) return false;
+    let lin = this.segBase[CS]! + ip;
+    if (lin >= TWO32) lin -= TWO32;
+    if (this.#fetchTag[(lin >>> 12) & (CACHE_SLOTS - 1)] !== lin - (lin & 0xfff)) {
+      const flags = ACCESS_FETCH | (this.cpl === 3 ? ACCESS_USER : 0);
+      if (typeof this.tlb.translate(lin, flags) !== 'number') return false;
+    }
+    return this.openCodeWindow(ip, lin);
+  }
+
   /** Physical address of linear `lin` for an access of `kind`, or a thrown #PF/#GP. */
   translate(lin: number, kind: number): number {
     // With paging off the TLB returns the linear address, A20-masked.

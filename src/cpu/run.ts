@@ -82,6 +82,9 @@ export function runCpu(cpu: Cpu, budget: number, stopRequested: () => boolean): 
               continue;
             }
           }
+          // Outside the code window (a jump to another page, or CS or paging changed): open it
+          // here rather than through the interpreter's fetch, and look for a block again.
+          if (!(i >= 0 && i < cpu.fetchLen) && cpu.openCodeWindowAtIp()) continue;
           blockOps = null;
           cpu.instructions = before + executed;
           step(cpu);
