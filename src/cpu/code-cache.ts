@@ -39,8 +39,9 @@ function unset(): void {
 export class DecodedOp {
   /** Length in bytes. */
   len = 0;
-  /** Offset of its end from the start of its block. */
+  /** Offset of its end from the start of its block: RIP while it runs is the block's start plus this. */
   end = 0;
+  /** Its handler's kind for the run loop's switch (exec/fast-dispatch.ts), 0 for a call through `run`. */
   kind = 0;
   run: OpHandler = unset;
   /** The handler may change RIP (branches): a block ends with it. */
