@@ -18,6 +18,7 @@ import type { PortBus } from '../core/port-bus.js';
 import { ACCESS_FETCH, ACCESS_USER, ACCESS_WRITE, Tlb, type PageTableMemory, type PagingControl } from './paging.js';
 import { CpuFault, VEC_GP, VEC_PF, VEC_SS } from './faults.js';
 import { CC_NONE, materializeFlags } from './flags.js';
+import { CodePages, type CodePage } from './code-cache.js';
 import {
   GPR_NAMES, SEGMENT_NAMES, powerOnSnapshot, type CpuRunState, type CpuSnapshot, type GprName, type SegmentName, type SegmentState,
 } from './state.js';
@@ -212,14 +213,39 @@ export class Cpu {
   fetchLen = 0;
   fetchArr: Uint8Array = EMPTY;
   fetchOff = 0;
+  /**
+   * The decoded instructions of the code window's physical page while the code segment is a
+   * 32-bit one outside 64-bit mode (the mode the cache decodes) and its limit does not cut the
+   * window short, else null. Set with the window.
+   */
+  codePage: CodePage | null = null;
+  /** Use the decoded-instruction cache (code-cache.ts); off, every instruction is decoded anew. */
+  decodeCache = true;
+  /**
+   * The code epoch (code-cache.ts): advanced whenever code bytes may have changed, by the run loop
+   * and by writes to pages that hold decoded blocks.
+   */
+  codeEpoch = 0;
 
   readonly tlb: Tlb;
   readonly #pageTables: PageTableMemory;
-  readonly #tag = [new Float64Array(CACHE_SLOTS), new Float64Array(CACHE_SLOTS), new Float64Array(CACHE_SLOTS)] as const;
-  readonly #arr: [Uint8Array[], Uint8Array[], Uint8Array[]] = [
-    new Array<Uint8Array>(CACHE_SLOTS).fill(EMPTY), new Array<Uint8Array>(CACHE_SLOTS).fill(EMPTY), new Array<Uint8Array>(CACHE_SLOTS).fill(EMPTY),
-  ];
-  readonly #off = [new Int32Array(CACHE_SLOTS), new Int32Array(CACHE_SLOTS), new Int32Array(CACHE_SLOTS)] as const;
+  // The page caches, one per access kind (read, write, fetch), each a direct-mapped table by linear
+  // page: the page's linear address (tag, -1 for empty), its host bytes and their offset. Separate
+  // fields rather than tables indexed by kind: each access is then fewer dependent loads.
+  readonly #readTag = new Float64Array(CACHE_SLOTS);
+  readonly #readArr = new Array<Uint8Array>(CACHE_SLOTS).fill(EMPTY);
+  readonly #readOff = new Int32Array(CACHE_SLOTS);
+  readonly #writeTag = new Float64Array(CACHE_SLOTS);
+  readonly #writeArr = new Array<Uint8Array>(CACHE_SLOTS).fill(EMPTY);
+  readonly #writeOff = new Int32Array(CACHE_SLOTS);
+  /** 1 where the write cache's page holds decoded blocks: a write there starts a new code epoch. */
+  readonly #writeCode = new Uint8Array(CACHE_SLOTS);
+  readonly #fetchTag = new Float64Array(CACHE_SLOTS);
+  readonly #fetchArr = new Array<Uint8Array>(CACHE_SLOTS).fill(EMPTY);
+  readonly #fetchOff = new Int32Array(CACHE_SLOTS);
+  /** The code page of each fetch slot's physical page. */
+  readonly #code = new Array<CodePage | null>(CACHE_SLOTS).fill(null);
+  readonly #codePages = new CodePages();
 
   constructor(bus: CpuBus, index = 0) {
     this.bus = bus;
@@ -235,6 +261,7 @@ export class Cpu {
       writeU32: (gpa, value) => {
         const v = this.physView(gpa);
         if (!v?.writable) return;
+        this.codeEpoch++; // A/D bits: possibly on a code page
         const b = v.bytes;
         const o = v.offset + (gpa & 0xfff);
         b[o] = value;
@@ -325,7 +352,7 @@ export class Cpu {
 
   /** Recomputes code64, codeSize and stackSize after CR0, EFER, CS or SS change. */
   updateMode(): void {
-    this.fetchLen = 0;
+    this.closeCodeWindow();
     const csFlags = this.segFlags[CS]!;
     this.code64 = (this.efer & EFER_LMA) !== 0 && (csFlags & DESC_L) !== 0;
     const pe = (this.cr0 & CR0_PE) !== 0;
@@ -335,7 +362,7 @@ export class Cpu {
 
   /** Loads a segment cache and recomputes its bounds. */
   setSegment(seg: number, selector: number, base: number, limit: number, flags: number): void {
-    if (seg === CS) this.fetchLen = 0;
+    if (seg === CS) this.closeCodeWindow();
     this.sel[seg] = selector & 0xffff;
     this.segBase[seg] = base;
     this.segLimit[seg] = limit;
@@ -346,7 +373,7 @@ export class Cpu {
 
   /** Real and virtual-8086 mode loads: selector and base only, as QEMU's TCG does. */
   setSegmentReal(seg: number, selector: number): void {
-    if (seg === CS) this.fetchLen = 0;
+    if (seg === CS) this.closeCodeWindow();
     this.sel[seg] = selector & 0xffff;
     this.segBase[seg] = (selector & 0xffff) * 16;
   }
@@ -402,7 +429,10 @@ export class Cpu {
   }
   physWrite8(gpa: number, value: number): void {
     const v = this.physView(gpa);
-    if (v?.writable === true) v.bytes[v.offset + (gpa & 0xfff)] = value;
+    if (v?.writable === true) {
+      v.bytes[v.offset + (gpa & 0xfff)] = value;
+      this.codeEpoch++;
+    }
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -426,8 +456,16 @@ export class Cpu {
   }
 
   #clearCaches(): void {
-    for (const t of this.#tag) t.fill(-1);
+    this.#readTag.fill(-1);
+    this.#writeTag.fill(-1);
+    this.#fetchTag.fill(-1);
+    this.closeCodeWindow();
+  }
+
+  /** Empties the code window (and with it the decoded-instruction page): the next fetch opens it anew. */
+  closeCodeWindow(): void {
     this.fetchLen = 0;
+    this.codePage = null;
   }
 
   /**
@@ -437,14 +475,50 @@ export class Cpu {
   openCodeWindow(ip: number, lin: number): boolean {
     const slot = (lin >>> 12) & (CACHE_SLOTS - 1);
     const o = lin & 0xfff;
-    if (this.#tag[KIND_FETCH][slot] !== lin - o && !this.#fill(lin, KIND_FETCH)) return false;
+    if (this.#fetchTag[slot] !== lin - o && !this.#fill(lin, KIND_FETCH)) return false;
     this.fetchBase = ip - o;
     let len = 4096;
     if (!this.code64) len = Math.min(len, this.segLimit[CS]! + 1 - this.fetchBase);
     this.fetchLen = len;
-    this.fetchArr = this.#arr[KIND_FETCH][slot]!;
-    this.fetchOff = this.#off[KIND_FETCH][slot]!;
+    this.fetchArr = this.#fetchArr[slot]!;
+    this.fetchOff = this.#fetchOff[slot]!;
+    this.codePage = len === 4096 && this.codeSize === 4 && !this.code64 && this.decodeCache ? (this.#code[slot] ?? null) : null;
     return true;
+  }
+
+  /** Forgets every code page, and the fetch slots and code window that point to them. */
+  #dropCodePages(): void {
+    this.#codePages.clear();
+    this.#code.fill(null);
+    this.#fetchTag.fill(-1);
+    this.closeCodeWindow();
+  }
+
+  /**
+   * `page` now holds a block of decoded instructions: from now on the CPU's writes to it start a
+   * new code epoch. Write-cache entries made before do not know that; they are dropped.
+   */
+  markCodePage(page: CodePage): void {
+    page.isCode = true;
+    this.#writeTag.fill(-1);
+  }
+
+  /**
+   * Opens the code window at CS:RIP for the decoded-instruction cache when that takes no fault:
+   * in 32-bit code, RIP within the CS limit and the fetch translation allowed (otherwise the
+   * interpreter's fetch raises the fault). The walk's side effects (accessed bits, the TLB entry)
+   * are those of that fetch. True when the window now covers RIP.
+   */
+  openCodeWindowAtIp(): boolean {
+    const ip = this.ip;
+    if (this.code64 || this.codeSize !== 4 || !this.decodeCache || ip > this.segLimit[CS]!) return false;
+    let lin = this.segBase[CS]! + ip;
+    if (lin >= TWO32) lin -= TWO32;
+    if (this.#fetchTag[(lin >>> 12) & (CACHE_SLOTS - 1)] !== lin - (lin & 0xfff)) {
+      const flags = ACCESS_FETCH | (this.cpl === 3 ? ACCESS_USER : 0);
+      if (typeof this.tlb.translate(lin, flags) !== 'number') return false;
+    }
+    return this.openCodeWindow(ip, lin);
   }
 
   /** Physical address of linear `lin` for an access of `kind`, or a thrown #PF/#GP. */
@@ -467,17 +541,30 @@ export class Cpu {
     const v = this.physView(pa);
     if (v === undefined || (kind === KIND_WRITE && !v.writable)) return false;
     const slot = (lin >>> 12) & (CACHE_SLOTS - 1);
-    const k = kind as 0 | 1 | 2;
-    this.#tag[k][slot] = lin - (lin & 0xfff);
-    this.#arr[k][slot] = v.bytes;
-    this.#off[k][slot] = v.offset;
+    const tag = lin - (lin & 0xfff);
+    if (kind === KIND_READ) {
+      this.#readTag[slot] = tag;
+      this.#readArr[slot] = v.bytes;
+      this.#readOff[slot] = v.offset;
+    } else if (kind === KIND_WRITE) {
+      this.#writeTag[slot] = tag;
+      this.#writeArr[slot] = v.bytes;
+      this.#writeOff[slot] = v.offset;
+      this.#writeCode[slot] = this.#codePages.isCode(pa - (pa % 4096)) ? 1 : 0;
+    } else {
+      if (this.#codePages.size >= CodePages.MAX_PAGES) this.#dropCodePages();
+      this.#fetchTag[slot] = tag;
+      this.#fetchArr[slot] = v.bytes;
+      this.#fetchOff[slot] = v.offset;
+      this.#code[slot] = this.#codePages.get(pa - (pa % 4096), v.bytes, v.offset);
+    }
     return true;
   }
 
   read8(lin: number): number {
     const o = lin & 0xfff;
     const slot = (lin >>> 12) & (CACHE_SLOTS - 1);
-    if (this.#tag[KIND_READ][slot] === lin - o) return this.#arr[KIND_READ][slot]![this.#off[KIND_READ][slot]! + o]!;
+    if (this.#readTag[slot] === lin - o) return this.#readArr[slot]![this.#readOff[slot]! + o]!;
     if (this.#fill(lin, KIND_READ)) return this.read8(lin);
     const pa = this.translate(lin, KIND_READ);
     if ((this.#watching & 2) !== 0) this.#watch(lin, false);
@@ -517,7 +604,7 @@ export class Cpu {
   fetch8(lin: number): number {
     const o = lin & 0xfff;
     const slot = (lin >>> 12) & (CACHE_SLOTS - 1);
-    if (this.#tag[KIND_FETCH][slot] === lin - o) return this.#arr[KIND_FETCH][slot]![this.#off[KIND_FETCH][slot]! + o]!;
+    if (this.#fetchTag[slot] === lin - o) return this.#fetchArr[slot]![this.#fetchOff[slot]! + o]!;
     if (this.#fill(lin, KIND_FETCH)) return this.fetch8(lin);
     return this.physRead8(this.translate(lin, KIND_FETCH));
   }
@@ -526,9 +613,9 @@ export class Cpu {
     const o = lin & 0xfff;
     if (o <= 0xffe) {
       const slot = (lin >>> 12) & (CACHE_SLOTS - 1);
-      if (this.#tag[KIND_READ][slot] === lin - o) {
-        const a = this.#arr[KIND_READ][slot]!;
-        const p = this.#off[KIND_READ][slot]! + o;
+      if (this.#readTag[slot] === lin - o) {
+        const a = this.#readArr[slot]!;
+        const p = this.#readOff[slot]! + o;
         return a[p]! | (a[p + 1]! << 8);
       }
     }
@@ -539,9 +626,9 @@ export class Cpu {
     const o = lin & 0xfff;
     if (o <= 0xffc) {
       const slot = (lin >>> 12) & (CACHE_SLOTS - 1);
-      if (this.#tag[KIND_READ][slot] === lin - o) {
-        const a = this.#arr[KIND_READ][slot]!;
-        const p = this.#off[KIND_READ][slot]! + o;
+      if (this.#readTag[slot] === lin - o) {
+        const a = this.#readArr[slot]!;
+        const p = this.#readOff[slot]! + o;
         return (a[p]! | (a[p + 1]! << 8) | (a[p + 2]! << 16) | (a[p + 3]! << 24)) >>> 0;
       }
     }
@@ -567,15 +654,16 @@ export class Cpu {
 
   #probe(lin: number): void {
     const slot = (lin >>> 12) & (CACHE_SLOTS - 1);
-    if (this.#tag[KIND_WRITE][slot] === lin - (lin & 0xfff)) return;
+    if (this.#writeTag[slot] === lin - (lin & 0xfff)) return;
     if (!this.#fill(lin, KIND_WRITE)) this.translate(lin, KIND_WRITE);
   }
 
   write8(lin: number, v: number): void {
     const o = lin & 0xfff;
     const slot = (lin >>> 12) & (CACHE_SLOTS - 1);
-    if (this.#tag[KIND_WRITE][slot] === lin - o) {
-      this.#arr[KIND_WRITE][slot]![this.#off[KIND_WRITE][slot]! + o] = v;
+    if (this.#writeTag[slot] === lin - o) {
+      this.#writeArr[slot]![this.#writeOff[slot]! + o] = v;
+      if (this.#writeCode[slot] !== 0) this.codeEpoch++;
       return;
     }
     if (this.#fill(lin, KIND_WRITE)) {
@@ -591,11 +679,12 @@ export class Cpu {
     const o = lin & 0xfff;
     if (o <= 0xffe) {
       const slot = (lin >>> 12) & (CACHE_SLOTS - 1);
-      if (this.#tag[KIND_WRITE][slot] === lin - o) {
-        const a = this.#arr[KIND_WRITE][slot]!;
-        const p = this.#off[KIND_WRITE][slot]! + o;
+      if (this.#writeTag[slot] === lin - o) {
+        const a = this.#writeArr[slot]!;
+        const p = this.#writeOff[slot]! + o;
         a[p] = v;
         a[p + 1] = v >>> 8;
+        if (this.#writeCode[slot] !== 0) this.codeEpoch++;
         return;
       }
     }
@@ -608,13 +697,14 @@ export class Cpu {
     const o = lin & 0xfff;
     if (o <= 0xffc) {
       const slot = (lin >>> 12) & (CACHE_SLOTS - 1);
-      if (this.#tag[KIND_WRITE][slot] === lin - o) {
-        const a = this.#arr[KIND_WRITE][slot]!;
-        const p = this.#off[KIND_WRITE][slot]! + o;
+      if (this.#writeTag[slot] === lin - o) {
+        const a = this.#writeArr[slot]!;
+        const p = this.#writeOff[slot]! + o;
         a[p] = v;
         a[p + 1] = v >>> 8;
         a[p + 2] = v >>> 16;
         a[p + 3] = v >>> 24;
+        if (this.#writeCode[slot] !== 0) this.codeEpoch++;
         return;
       }
     }
