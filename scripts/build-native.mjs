@@ -12,26 +12,26 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const native = join(root, 'native');
 const fallback = 'kdump compression uses the JavaScript codecs';
 
-function give_up(reason) {
+function giveUp(reason) {
   console.log(`slice86: native page compressor not built (${reason}); ${fallback}`);
   process.exit(0);
 }
 
 try {
-  if (process.env.SLICE86_NATIVE === '0') give_up('SLICE86_NATIVE=0');
-  if (!existsSync(join(native, 'binding.gyp'))) give_up('native/binding.gyp is missing');
+  if (process.env.SLICE86_NATIVE === '0') giveUp('SLICE86_NATIVE=0');
+  if (!existsSync(join(native, 'binding.gyp'))) giveUp('native/binding.gyp is missing');
   const prefix = join(dirname(process.execPath), '..');
   const gyp = [process.env.npm_config_node_gyp, join(prefix, 'lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js')]
     .find((p) => p !== undefined && p !== '' && existsSync(p));
-  if (gyp === undefined) give_up('node-gyp not found (run through npm, which bundles it)');
+  if (gyp === undefined) giveUp('node-gyp not found (run through npm, which bundles it)');
   const args = [gyp, 'rebuild'];
   if (!process.env.npm_config_nodedir && existsSync(join(prefix, 'include/node/node_api.h'))) args.push(`--nodedir=${prefix}`);
   const run = spawnSync(process.execPath, args, { cwd: native, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 300_000 });
   if (run.status !== 0) {
     const errors = `${run.stderr ?? ''}\n${run.stdout ?? ''}`.split('\n').filter((l) => /error|not found|No such file/i.test(l) && !l.startsWith('gyp info'));
-    give_up(run.error?.message ?? errors[0]?.trim() ?? `node-gyp exited with ${run.status}`);
+    giveUp(run.error?.message ?? errors[0]?.trim() ?? `node-gyp exited with ${run.status}`);
   }
   console.log('slice86: built the native page compressor (native/build/Release/slice86_native.node)');
 } catch (error) {
-  give_up(error instanceof Error ? error.message : String(error));
+  giveUp(error instanceof Error ? error.message : String(error));
 }
