@@ -83,6 +83,20 @@ function use(op: DecodedOp, run: OpHandler, len: number): number {
   return len;
 }
 
+/** use() for an opcode byte followed by an unsigned 8-bit immediate. */
+function useImm8(op: DecodedOp, run: OpHandler, a: Uint8Array, p: number, avail: number): number {
+  if (avail < 2) return FAIL;
+  op.imm = a[p + 1]!;
+  return use(op, run, 2);
+}
+
+/** use() for an opcode byte followed by a 32-bit immediate (kept unsigned). */
+function useImm32(op: DecodedOp, run: OpHandler, a: Uint8Array, p: number, avail: number): number {
+  if (avail < 5) return FAIL;
+  op.imm = i32(a, p + 1) >>> 0;
+  return use(op, run, 5);
+}
+
 /** As use(), for a handler that may change RIP: it ends its block. */
 function branch(op: DecodedOp, run: OpHandler, len: number): number {
   op.branch = true;
@@ -128,14 +142,8 @@ function decode32(op: DecodedOp, a: Uint8Array, p: number, avail: number): numbe
     op.sub = b0 >> 3;
     if (form < 4) return aluModrm(op, a, p, avail, form);
     op.reg = RAX;
-    if (form === 4) {
-      if (avail < 2) return FAIL;
-      op.imm = a[p + 1]!;
-      return use(op, F.aluRI8, 2);
-    }
-    if (avail < 5) return FAIL;
-    op.imm = i32(a, p + 1) >>> 0;
-    return use(op, F.aluRI32, 5);
+    if (form === 4) return useImm8(op, F.aluRI8, a, p, avail);
+    return useImm32(op, F.aluRI32, a, p, avail);
   }
   if (b0 < 0x50) {
     op.reg = b0 & 7;
@@ -157,20 +165,12 @@ function decode32(op: DecodedOp, a: Uint8Array, p: number, avail: number): numbe
   }
   if (b0 >= 0xb0 && b0 < 0xc0) {
     op.reg = b0 & 7;
-    if (b0 < 0xb8) {
-      if (avail < 2) return FAIL;
-      op.imm = a[p + 1]!;
-      return use(op, F.movRI8, 2);
-    }
-    if (avail < 5) return FAIL;
-    op.imm = i32(a, p + 1) >>> 0;
-    return use(op, F.movRI32, 5);
+    if (b0 < 0xb8) return useImm8(op, F.movRI8, a, p, avail);
+    return useImm32(op, F.movRI32, a, p, avail);
   }
   switch (b0) {
     case 0x68:
-      if (avail < 5) return FAIL;
-      op.imm = i32(a, p + 1) >>> 0;
-      return use(op, F.pushI32, 5);
+      return useImm32(op, F.pushI32, a, p, avail);
     case 0x6a:
       if (avail < 2) return FAIL;
       op.imm = ((a[p + 1]! << 24) >> 24) >>> 0;
@@ -219,13 +219,9 @@ function decode32(op: DecodedOp, a: Uint8Array, p: number, avail: number): numbe
       op.imm = b0 === 0xa4 ? 1 : 4;
       return use(op, F.movs, 1);
     case 0xa8:
-      if (avail < 2) return FAIL;
-      op.imm = a[p + 1]!;
-      return use(op, F.testAI8, 2);
+      return useImm8(op, F.testAI8, a, p, avail);
     case 0xa9:
-      if (avail < 5) return FAIL;
-      op.imm = i32(a, p + 1) >>> 0;
-      return use(op, F.testAI32, 5);
+      return useImm32(op, F.testAI32, a, p, avail);
     case 0xaa:
       op.imm = 1;
       return use(op, F.stos, 1);

@@ -16,6 +16,7 @@ import { condition } from '../flags.js';
 import { alu, dec, inc, shift, OP_CMP } from './alu.js';
 import { addSp, peek, pop, push } from './decode.js';
 import type { DecodedOp } from '../code-cache.js';
+import { restoreCc, saveCc } from './step.js';
 
 const OP_TEST = 4; // alu() op for TEST (AND without a result)
 
@@ -89,26 +90,14 @@ export function aluMR8(cpu: Cpu, op: DecodedOp): void {
   aluMR(cpu, op, 1);
 }
 
-/** Read-modify-write of a memory ALU operand; as step.ts saveCc/restoreCc, a faulting write leaves the flags as they were. */
+/** Read-modify-write of a memory ALU operand; a faulting write leaves the flags as they were. */
 function aluWrite(cpu: Cpu, sub: number, a: number, v: number, b: number, size: number): void {
-  const ccOp = cpu.ccOp;
-  const ccA = cpu.ccA;
-  const ccB = cpu.ccB;
-  const ccR = cpu.ccR;
-  const ccSz = cpu.ccSz;
-  const ccCf = cpu.ccCf;
-  const fl = cpu.fl;
+  const saved = saveCc(cpu);
   const r = alu(cpu, sub, v, b, size);
   try {
     writeMem(cpu, a, size, r);
   } catch (e) {
-    cpu.ccOp = ccOp;
-    cpu.ccA = ccA;
-    cpu.ccB = ccB;
-    cpu.ccR = ccR;
-    cpu.ccSz = ccSz;
-    cpu.ccCf = ccCf;
-    cpu.fl = fl;
+    restoreCc(cpu, saved);
     throw e;
   }
 }
@@ -186,24 +175,12 @@ export function decR32(cpu: Cpu, op: DecodedOp): void {
 /** INC/DEC r/m (FE/FF /0 /1) on memory: as step.ts group45, the flags come back if the write faults. */
 function incDecMem(cpu: Cpu, op: DecodedOp, size: number): void {
   const v = readMem(cpu, memLin(cpu, op, size), size);
-  const ccOp = cpu.ccOp;
-  const ccA = cpu.ccA;
-  const ccB = cpu.ccB;
-  const ccR = cpu.ccR;
-  const ccSz = cpu.ccSz;
-  const ccCf = cpu.ccCf;
-  const fl = cpu.fl;
+  const saved = saveCc(cpu);
   const r = op.sub === 0 ? inc(cpu, v, size) : dec(cpu, v, size);
   try {
     writeMem(cpu, memLin(cpu, op, size), size, r);
   } catch (e) {
-    cpu.ccOp = ccOp;
-    cpu.ccA = ccA;
-    cpu.ccB = ccB;
-    cpu.ccR = ccR;
-    cpu.ccSz = ccSz;
-    cpu.ccCf = ccCf;
-    cpu.fl = fl;
+    restoreCc(cpu, saved);
     throw e;
   }
 }
@@ -237,25 +214,13 @@ function shiftMem(cpu: Cpu, op: DecodedOp, size: number): void {
   const count = shiftCount(cpu, op);
   const a = memLin(cpu, op, size);
   const v = readMem(cpu, memLin(cpu, op, size), size);
-  const ccOp = cpu.ccOp;
-  const ccA = cpu.ccA;
-  const ccB = cpu.ccB;
-  const ccR = cpu.ccR;
-  const ccSz = cpu.ccSz;
-  const ccCf = cpu.ccCf;
-  const fl = cpu.fl;
+  const saved = saveCc(cpu);
   const r = shift(cpu, op.sub, v, count, size);
   if (a >= 0 && (count & 0x1f) === 0) return;
   try {
     writeMem(cpu, memLin(cpu, op, size), size, r);
   } catch (e) {
-    cpu.ccOp = ccOp;
-    cpu.ccA = ccA;
-    cpu.ccB = ccB;
-    cpu.ccR = ccR;
-    cpu.ccSz = ccSz;
-    cpu.ccCf = ccCf;
-    cpu.fl = fl;
+    restoreCc(cpu, saved);
     throw e;
   }
 }
