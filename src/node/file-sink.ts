@@ -251,7 +251,7 @@ class AtomicFileSink implements FileSink {
     }
     const direct = bytes.length >= this.#batchBytes / 2 || (offset === this.#holeEnd && bytes.length >= this.#directBytes);
     if (direct && run === undefined && this.#writeDirectNow(offset, bytes)) return undefined;
-    return this.#putSlow(offset, bytes, run);
+    return this.#putSlow(offset, bytes, run, direct);
   }
 
   /**
@@ -262,8 +262,7 @@ class AtomicFileSink implements FileSink {
   #writeDirectNow(offset: number, bytes: Uint8Array): boolean {
     const handle = this.#handle;
     if (handle === undefined || this.#inflight !== undefined || !this.#syncIo || handle.writeSync === undefined) return false;
-    const end = offset + bytes.length;
-    if (this.#runs.some((r) => r.start < end && offset < r.start + r.length)) return false;
+    if (this.#overlapping(offset, bytes.length).length > 0) return false;
     try {
       writeFullySync(handle.writeSync.bind(handle), bytes, bytes.length, offset);
     } catch (error) {
@@ -272,15 +271,15 @@ class AtomicFileSink implements FileSink {
     return true;
   }
 
-  async #putSlow(offset: number, bytes: Uint8Array, run: Run | undefined): Promise<void> {
+  async #putSlow(offset: number, bytes: Uint8Array, run: Run | undefined, direct: boolean): Promise<void> {
     let rest = bytes;
     let at = offset;
-    if (bytes.length >= this.#batchBytes / 2 || (offset === this.#holeEnd && bytes.length >= this.#directBytes)) {
+    if (direct) {
       // A large piece (a dump's memory chunk), or one right after a hole (between holes), goes
       // to the file straight from the caller's memory: the pending batch is written as it is,
       // then this piece, with no copy into a batch.
       if (run !== undefined) await this.#flushRun(run);
-      for (const r of this.#runs.filter((r) => r.start < at + rest.length && at < r.start + r.length)) await this.#flushRun(r);
+      for (const r of this.#overlapping(at, rest.length)) await this.#flushRun(r);
       await this.#writeNow(bytes, offset);
       return;
     }
@@ -295,7 +294,7 @@ class AtomicFileSink implements FileSink {
       if (rest.length === 0) return;
     }
     // Pending bytes for the same range must reach the file first, or they would overwrite these.
-    for (const r of this.#runs.filter((r) => r.start < at + rest.length && at < r.start + r.length)) await this.#flushRun(r);
+    for (const r of this.#overlapping(at, rest.length)) await this.#flushRun(r);
     if (rest.length >= this.#batchBytes) {
       await this.#writeNow(rest, at);
       return;
@@ -304,6 +303,11 @@ class AtomicFileSink implements FileSink {
     const fresh: Run = { start: at, length: rest.length, buffer: this.#spare.pop() ?? new Uint8Array(this.#batchBytes) };
     fresh.buffer.set(rest);
     this.#runs.push(fresh);
+  }
+
+  /** Pending batches over any byte of [start, start + length). */
+  #overlapping(start: number, length: number): Run[] {
+    return this.#runs.filter((r) => r.start < start + length && start < r.start + r.length);
   }
 
   #touch(run: Run): void {

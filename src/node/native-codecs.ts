@@ -101,22 +101,16 @@ export function nativeCompressor(codec: NativePageCodec, options: { skipIncompre
   let arena = new Uint8Array(COMPRESS_BATCH_PAGES * PAGE_SIZE);
   let sizes = new Int32Array(COMPRESS_BATCH_PAGES);
 
-  /** Runs the addon over the batch; sizes then holds each page's block length, -1 (raw) or -2 (zero). */
-  const run = (pages: Uint8Array | readonly Uint8Array[], count: number, flags: number): void => {
+  /**
+   * Runs the addon over the batch; sizes then holds each page's block length, -1 (raw) or -2
+   * (zero). Returns the arena bytes used.
+   */
+  const run = (pages: Uint8Array | readonly Uint8Array[], count: number, flags: number): number => {
     if (sizes.length < count) {
       arena = new Uint8Array(count * PAGE_SIZE);
       sizes = new Int32Array(count);
     }
-    callNative(() => addon.compressPages(codec.flag, pages, arena, sizes, flags));
-  };
-
-  /** run() with zero finding and raw pages packed too; the arena bytes used. */
-  const runPacked = (pages: Uint8Array, count: number): number => {
-    if (sizes.length < count) {
-      arena = new Uint8Array(count * PAGE_SIZE);
-      sizes = new Int32Array(count);
-    }
-    return callNative(() => addon.compressPages(codec.flag, pages, arena, sizes, skipFlag | NATIVE_FIND_ZERO | NATIVE_PACK_RAW));
+    return callNative(() => addon.compressPages(codec.flag, pages, arena, sizes, flags));
   };
 
   const blocksOf = (count: number): (Uint8Array | undefined)[] => {
@@ -147,7 +141,7 @@ export function nativeCompressor(codec: NativePageCodec, options: { skipIncompre
       if (pages.length % PAGE_SIZE !== 0) throw new NativeCodecError('invalid-pages', `compressBatchFindingZeros takes whole 4096-byte pages, not ${pages.length} bytes`);
       const count = pages.length / PAGE_SIZE;
       // The arena then holds the batch's page data exactly as the dump stores it.
-      const used = runPacked(pages, count);
+      const used = run(pages, count, skipFlag | NATIVE_FIND_ZERO | NATIVE_PACK_RAW);
       return { data: arena.subarray(0, used), sizes: sizes.subarray(0, count) };
     },
   };

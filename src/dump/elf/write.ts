@@ -139,14 +139,19 @@ export async function writeMemoryChunk(chunk: Uint8Array, ctx: DumpContext): Pro
   // Most data pages start or end with a non-zero byte: two reads spare them a view and a call.
   const zeroAt = (at: number, stop: number): boolean => chunk[at] === 0 && chunk[stop - 1] === 0 && ctx.isZero(chunk.subarray(at, stop));
   let dataStart = 0;
+  /** Where the zero pages just before `at` begin (not before dataStart). */
+  const zerosBefore = (at: number): number => {
+    let start = at;
+    while (start - PAGE_SIZE >= dataStart && zeroAt(start - PAGE_SIZE, start)) start -= PAGE_SIZE;
+    return start;
+  };
   for (let probe = 0; probe < end; ) {
     const probeEnd = Math.min(probe + holeBytes, end);
     if (!zeroAt(probe, probeEnd)) {
       probe = probeEnd;
       continue;
     }
-    let start = probe;
-    while (start - PAGE_SIZE >= dataStart && zeroAt(start - PAGE_SIZE, start)) start -= PAGE_SIZE;
+    const start = zerosBefore(probe);
     let stop = probeEnd;
     // Whole probe blocks first: a long zero run costs one test per block, not per page.
     while (stop + holeBytes <= end && zeroAt(stop, stop + holeBytes)) stop += holeBytes;
@@ -163,8 +168,7 @@ export async function writeMemoryChunk(chunk: Uint8Array, ctx: DumpContext): Pro
   }
   if (dataStart === end) return;
   // A zero tail too short to hold a probe block.
-  let tail = end;
-  while (tail - PAGE_SIZE >= dataStart && zeroAt(tail - PAGE_SIZE, tail)) tail -= PAGE_SIZE;
+  const tail = zerosBefore(end);
   if (tail > dataStart) await ctx.writeNow(chunk.subarray(dataStart, tail));
   if (tail < end) await ctx.writeZerosNow(end - tail);
 }

@@ -21,19 +21,19 @@ export interface PageCompressor {
 }
 
 /**
- * compressBatchFindingZeros's answer. Either page by page: `zero[i]` is 1 for a zero page, else
- * `blocks[i]` as compressBatch's; or packed: `data` is every non-zero page's stored bytes (its
- * block, or the page itself when raw) back to back in page order, and `sizes[i]` says what page i
- * is (a block's length, RAW_PAGE or ZERO_PAGE), so the writer takes the whole batch's data in one
- * piece and makes no view per page. Packed views stay valid until the next call.
+ * compressBatchFindingZeros's answer: `data` is every non-zero page's stored bytes (its block, or
+ * the page itself when raw) back to back in page order, and `sizes[i]` says what page i is (a
+ * block's length, RAW_PAGE or ZERO_PAGE), so the writer takes the whole batch's data in one piece
+ * and makes no view per page. Both views stay valid until the next call.
  */
-export type ZeroFindingBatch =
-  | { readonly blocks: readonly (Uint8Array | undefined)[]; readonly zero: Uint8Array }
-  | { readonly data: Uint8Array; readonly sizes: Int32Array };
+export interface ZeroFindingBatch {
+  readonly data: Uint8Array;
+  readonly sizes: Int32Array;
+}
 
-/** A packed ZeroFindingBatch's size for a page stored raw (the page's own 4096 bytes). */
+/** A ZeroFindingBatch size for a page stored raw (the page's own 4096 bytes). */
 export const RAW_PAGE = -1;
-/** A packed ZeroFindingBatch's size for a zero page (no data; it points at the shared zero page). */
+/** A ZeroFindingBatch size for a zero page (no data; it points at the shared zero page). */
 export const ZERO_PAGE = -2;
 
 /** Pages handed to a compressor at once. */

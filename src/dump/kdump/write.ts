@@ -193,14 +193,7 @@ async function writePages(source: DumpSource, plan: KdumpWrite, out: PieceWriter
       ctx.checkAborted();
       const count = run.length / PAGE_SIZE;
       const found = await compressBatch(compressor, () => findingZeros(run));
-      if ('data' in found) {
-        await pages.storedPacked(found.data, found.sizes, count);
-      } else {
-        for (let i = 0; i < count; i++) {
-          const flushing = found.zero[i] === 1 ? pages.zero() : pages.stored(found.blocks[i], run, i * PAGE_SIZE);
-          if (flushing !== undefined) await flushing;
-        }
-      }
+      await pages.storedPacked(found.data, found.sizes, count);
       ctx.progress(run.length);
     }
   } else {
@@ -222,7 +215,7 @@ async function writePages(source: DumpSource, plan: KdumpWrite, out: PieceWriter
       for (let i = 0; i < batch.length; i++) {
         const page = batch[i] ?? new Uint8Array(PAGE_SIZE);
         const kind = kinds[i];
-        const flushing = kind === ZERO ? pages.zero() : pages.stored(kind === COMPRESS ? blocks[next++] : undefined, page, 0);
+        const flushing = kind === ZERO ? pages.zero() : pages.stored(kind === COMPRESS ? blocks[next++] : undefined, page);
         if (flushing !== undefined) await flushing;
       }
       ctx.progress(PAGE_SIZE * batch.length);
@@ -256,9 +249,9 @@ class PageStore {
     return this.#descs.appendDescriptor(this.#zeroOffset, PAGE_SIZE, 0);
   }
 
-  /** A compressed block, or (block undefined) the page at `bytes[at, at + PAGE_SIZE)` stored raw. */
-  stored(block: Uint8Array | undefined, bytes: Uint8Array, at: number): Promise<void> | undefined {
-    const stored = block ?? (at === 0 && bytes.length === PAGE_SIZE ? bytes : bytes.subarray(at, at + PAGE_SIZE));
+  /** A compressed block, or (block undefined) the page stored raw. */
+  stored(block: Uint8Array | undefined, page: Uint8Array): Promise<void> | undefined {
+    const stored = block ?? page;
     const flags = block === undefined ? 0 : this.#flag;
     // The data piece goes out before the descriptor that follows it, as QEMU writes them.
     const flushing = this.#data.append(stored);
@@ -267,7 +260,7 @@ class PageStore {
   }
 
   /**
-   * A packed batch (ZeroFindingBatch): the same pieces, in the same order, as page-by-page calls
+   * A ZeroFindingBatch: the same pieces, in the same order, as page-by-page calls
    * would make, but each piece's data is copied in one span rather than a block at a time (the
    * data cache only needs its bytes when it flushes).
    */
