@@ -8,53 +8,57 @@
  *   compressPages(codec, pages, out, sizes, flags) -> bytes of `out` used
  *     pages: one Uint8Array of n * 4096 bytes, or an array of n Uint8Arrays of 4096 bytes each.
  *     out:   the arena, at least n * 4096 bytes; blocks are packed at its start in page order.
- *     sizes: Int32Array of at least n; each page's block length, -1 to store the page raw, or
- *            -2 for a page of zero bytes (only with flag bit 1).
- *     flags: bit 0 stores random-looking pages raw untried (incompressible.c); bit 1 finds
- *            zero pages (the writer then needs no zero test of its own, a call per page).
+ *     sizes: Int32Array of at least n; each page's block length, or -1 to store the page raw.
+ *     flags: bit 0 stores random-looking pages raw untried (incompressible.c).
+ *   compressRun(codec, pages, flags, threads) -> run id
+ *     The first half of the kdump page loop for a run of pages (one Uint8Array of whole pages):
+ *     each page's zero test and block, on up to `threads` threads (page-run.c), kept in the
+ *     addon until the run is stored. flags: bit 0 as compressPages.
+ *   storeRun(id, pages, data, descs, cursor) -> false when the addon no longer holds run `id`
+ *     The second half, for the same pages: a zero page gets a descriptor pointing at the shared
+ *     zero page; any other page's block (or the page itself, when stored raw) is appended to
+ *     `data`, the free room of the writer's data cache, and its 24-byte page_desc to `descs`,
+ *     the descriptor cache's room. It stops before the first page whose data or descriptor
+ *     would not fit, so the writer flushes that cache and calls again: the caches fill and
+ *     flush exactly as page by page. A later compressRun (another dump in the same thread)
+ *     replaces the run; the caller then compresses its run again.
+ *     cursor: Float64Array of 6: [0] file offset of the next page's data (in and out), [1] the
+ *            shared zero page's offset, [2] first page to store (in) / first not stored (out),
+ *            [3] bytes appended to data, [4] to descs (out), [5] 0 when the run is done,
+ *            1 when data is full, 2 when descs is full (out).
  *   decompressZstd(block, out) -> bytes decoded into `out`, or -1 for a bad or too long frame
  *     (the portable zstd codec loads asynchronously; this one is there from the start).
  *   looksIncompressible(page) -> boolean, the test alone (for tests).
  *
- * Work memory (libdeflate compressor, zstd context, LZO hash table, scratch) is allocated once
- * per Node environment (main thread or worker) and reused. Host misuse throws an Error whose
- * `code` says what was wrong; nothing is written then. Page contents are never trusted to be
- * anything: every codec bounds its output, and nothing outside `out` and `sizes` is written.
+ * Work memory (codec contexts, the run's results, helper threads) is allocated once per Node
+ * environment (main thread or worker) and reused; the helpers stop with the environment. Host
+ * misuse throws an Error whose `code` says what was wrong; nothing is written then. Page contents are never trusted to be
+ * anything: every codec bounds its output, and nothing outside `out` and `sizes`, or `data` and
+ * `descs`, is written; pages are only read.
  */
 #define NAPI_VERSION 8
 #include <node_api.h>
 
-#include <libdeflate.h>
-#include <snappy-c.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zstd.h>
 
-#include "incompressible.h"
-#include "lzo1x.h"
+#include "codec-context.h"
+#include "page-run.h"
 
-#define PAGE 4096
-#define CODEC_ZLIB 0x1
-#define CODEC_LZO 0x2
-#define CODEC_SNAPPY 0x4
-#define CODEC_ZSTD 0x20
-#define FLAG_SKIP_INCOMPRESSIBLE 0x1
-#define FLAG_FIND_ZERO 0x2
-/* Raw pages are copied into the arena too, so it holds the run's page data exactly as stored. */
-#define FLAG_PACK_RAW 0x4
-#define SIZE_RAW (-1)
-#define SIZE_ZERO (-2)
-#define ZSTD_LEVEL 1
-/* Room for any codec's output of one page: LZO's bound is 4419, snappy's 4810. */
-#define SCRATCH_BYTES 8192
+/* kdump's page_desc: u64 offset, u32 size, u32 flags, u64 page_flags, little-endian. */
+#define PAGE_DESC_BYTES 24
+#define CURSOR_LENGTH 6
+#define STOP_DONE 0
+#define STOP_DATA_FULL 1
+#define STOP_DESCS_FULL 2
 
 struct native_state {
-    struct libdeflate_compressor *deflate;
-    ZSTD_CCtx *zstd;
+    /* Its contexts[0] also serves compressPages and looksIncompressible. */
+    struct page_run run;
+    int run_ready;
     ZSTD_DCtx *zstd_decoder;
-    struct lzo1x_state lzo;
-    struct incompressible_state incompressible;
-    uint8_t scratch[SCRATCH_BYTES];
+    uint8_t scratch[PAGE_OUT_BYTES];
 };
 
 static void free_state(napi_env env, void *data, void *hint) {
@@ -62,8 +66,7 @@ static void free_state(napi_env env, void *data, void *hint) {
     (void)hint;
     struct native_state *state = data;
     if (state == NULL) return;
-    if (state->deflate != NULL) libdeflate_free_compressor(state->deflate);
-    if (state->zstd != NULL) ZSTD_freeCCtx(state->zstd);
+    if (state->run_ready) page_run_free(&state->run);
     if (state->zstd_decoder != NULL) ZSTD_freeDCtx(state->zstd_decoder);
     free(state);
 }
@@ -91,50 +94,6 @@ static int uint8_view(napi_env env, napi_value value, uint8_t **data, size_t *le
     *data = bytes;
     *length = count;
     return 1;
-}
-
-/* Compresses one page into state->scratch; the block length, or 0 when it is not smaller than the page. */
-static size_t compress_page(struct native_state *state, int codec, const uint8_t *page) {
-    uint8_t *out = state->scratch;
-    switch (codec) {
-    case CODEC_ZLIB:
-        /* libdeflate returns 0 when the stream does not fit below the page size. */
-        return libdeflate_zlib_compress(state->deflate, page, PAGE, out, PAGE - 1);
-    case CODEC_LZO: {
-        size_t size = lzo1x_compress(&state->lzo, page, PAGE, out);
-        return size < PAGE ? size : 0;
-    }
-    case CODEC_SNAPPY: {
-        size_t size = SCRATCH_BYTES;
-        if (snappy_compress((const char *)page, PAGE, (char *)out, &size) != SNAPPY_OK) return 0;
-        return size < PAGE ? size : 0;
-    }
-    case CODEC_ZSTD: {
-        size_t size = ZSTD_compressCCtx(state->zstd, out, PAGE - 1, page, PAGE, ZSTD_LEVEL);
-        return ZSTD_isError(size) ? 0 : size;
-    }
-    default:
-        return 0;
-    }
-}
-
-/* Whether all 4096 bytes are zero: most pages with data differ in their first word. */
-static int is_zero_page(const uint8_t *page) {
-    uint64_t first;
-    memcpy(&first, page, 8);
-    if (first != 0) return 0;
-    uint64_t any = 0;
-    for (size_t at = 0; at < PAGE; at += 64) {
-        uint64_t w[8];
-        memcpy(w, page + at, 64);
-        any |= w[0] | w[1] | w[2] | w[3] | w[4] | w[5] | w[6] | w[7];
-        if (any != 0) return 0;
-    }
-    return 1;
-}
-
-static int known_codec(int codec) {
-    return codec == CODEC_ZLIB || codec == CODEC_LZO || codec == CODEC_SNAPPY || codec == CODEC_ZSTD;
 }
 
 static napi_value compress_pages(napi_env env, napi_callback_info info) {
@@ -228,29 +187,141 @@ static napi_value compress_pages(napi_env env, napi_callback_info info) {
     size_t used = 0;
     for (uint32_t i = 0; i < n; i++) {
         const uint8_t *page = pages != NULL ? pages[i] : contiguous + (size_t)i * PAGE;
-        int32_t size = SIZE_RAW;
-        if ((flags & FLAG_FIND_ZERO) && is_zero_page(page)) {
-            size = SIZE_ZERO;
-        } else if (!((flags & FLAG_SKIP_INCOMPRESSIBLE) && looks_incompressible(&state->incompressible, page))) {
-            size_t block = compress_page(state, codec, page);
-            /* The arena holds n pages and every block is smaller than its page, so this always fits;
-             * memmove, as `out` may be the pages' own buffer (blocks packed in place). */
-            if (block > 0 && block < PAGE && used + block <= out_length) {
-                memmove(out + used, state->scratch, block);
-                used += block;
-                size = (int32_t)block;
-            }
-        }
-        if (size == SIZE_RAW && (flags & FLAG_PACK_RAW) && used + PAGE <= out_length) {
-            /* memmove: in-place packing may overlap; `used` never passes the page's own offset. */
-            memmove(out + used, page, PAGE);
-            used += PAGE;
+        int32_t size = PAGE_RUN_RAW;
+        size_t block = compress_page(&state->run.contexts[0], codec, flags, page, state->scratch);
+        /* The arena holds n pages and every block is smaller than its page, so this always fits;
+         * memmove, as `out` may be the pages' own buffer (blocks packed in place). */
+        if (block > 0 && block < PAGE && used + block <= out_length) {
+            memmove(out + used, state->scratch, block);
+            used += block;
+            size = (int32_t)block;
         }
         memcpy(sizes_bytes + (size_t)i * 4, &size, 4);
     }
     free(pages);
     napi_value result;
     CHECK(napi_create_double(env, (double)used, &result));
+    return result;
+}
+
+static inline void put_le64(uint8_t *at, uint64_t value) {
+    for (int i = 0; i < 8; i++) at[i] = (uint8_t)(value >> (8 * i));
+}
+
+static inline void put_descriptor(uint8_t *at, uint64_t offset, uint32_t size, uint32_t flags) {
+    put_le64(at, offset);
+    put_le64(at + 8, (uint64_t)size | ((uint64_t)flags << 32));
+    put_le64(at + 16, 0);
+}
+
+static int overlap(const uint8_t *a, size_t a_length, const uint8_t *b, size_t b_length) {
+    return a_length > 0 && b_length > 0 && (uintptr_t)a < (uintptr_t)b + b_length && (uintptr_t)b < (uintptr_t)a + a_length;
+}
+
+/* A cursor value the writer keeps as a JavaScript number: a whole number within 2^53. */
+static int cursor_integer(double value) {
+    return value >= 0 && value <= 9007199254740992.0 && value == (double)(uint64_t)value;
+}
+
+static napi_value compress_run(napi_env env, napi_callback_info info) {
+    size_t argc = 4;
+    napi_value argv[4];
+    struct native_state *state = NULL;
+    CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+    CHECK(napi_get_instance_data(env, (void **)&state));
+    if (argc < 4) return fail(env, "invalid-argument", "compressRun(codec, pages, flags, threads) takes 4 arguments");
+    int32_t codec = 0, flags = 0, threads = 0;
+    if (napi_get_value_int32(env, argv[0], &codec) != napi_ok || !known_codec(codec)) return fail(env, "unknown-codec", "codec must be 0x1 (zlib), 0x2 (lzo), 0x4 (snappy) or 0x20 (zstd)");
+    if (napi_get_value_int32(env, argv[2], &flags) != napi_ok) return fail(env, "invalid-argument", "flags must be a number");
+    if (napi_get_value_int32(env, argv[3], &threads) != napi_ok || threads < 1 || threads > PAGE_RUN_MAX_THREADS) return fail(env, "invalid-argument", "threads must be 1 to 4");
+    uint8_t *pages = NULL;
+    size_t pages_length = 0;
+    if (!uint8_view(env, argv[1], &pages, &pages_length) || pages_length % PAGE != 0) return fail(env, "invalid-pages", "pages must be a Uint8Array of whole 4096-byte pages");
+    double id = page_run_compress(&state->run, codec, flags, pages, pages_length / PAGE, threads);
+    if (id == 0) return fail(env, "native-failure", "out of memory for the run's blocks");
+    napi_value result;
+    CHECK(napi_create_double(env, id, &result));
+    return result;
+}
+
+static napi_value store_run(napi_env env, napi_callback_info info) {
+    size_t argc = 5;
+    napi_value argv[5];
+    struct native_state *state = NULL;
+    CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+    CHECK(napi_get_instance_data(env, (void **)&state));
+    if (argc < 5) return fail(env, "invalid-argument", "storeRun(id, pages, data, descs, cursor) takes 5 arguments");
+    double id = 0;
+    if (napi_get_value_double(env, argv[0], &id) != napi_ok) return fail(env, "invalid-argument", "id must be a number");
+
+    /* No JavaScript runs between these lookups and the loop, so the pointers stay valid. */
+    uint8_t *pages = NULL, *data = NULL, *descs = NULL;
+    size_t pages_length = 0, data_length = 0, descs_length = 0, cursor_length = 0;
+    void *cursor_data = NULL;
+    napi_typedarray_type type;
+    bool is_typed = false;
+    if (!uint8_view(env, argv[1], &pages, &pages_length) || pages_length % PAGE != 0) return fail(env, "invalid-pages", "pages must be a Uint8Array of whole 4096-byte pages");
+    if (!uint8_view(env, argv[2], &data, &data_length) || !uint8_view(env, argv[3], &descs, &descs_length)) return fail(env, "invalid-arena", "data and descs must be Uint8Arrays");
+    if (napi_is_typedarray(env, argv[4], &is_typed) != napi_ok || !is_typed
+        || napi_get_typedarray_info(env, argv[4], &type, &cursor_length, &cursor_data, NULL, NULL) != napi_ok
+        || type != napi_float64_array || cursor_length < CURSOR_LENGTH || cursor_data == NULL) {
+        return fail(env, "invalid-argument", "cursor must be a Float64Array of 6");
+    }
+    /* Guest pages are only ever read: a cache overlapping them (or each other) is refused. */
+    if (overlap(pages, pages_length, data, data_length) || overlap(pages, pages_length, descs, descs_length) || overlap(data, data_length, descs, descs_length)) {
+        return fail(env, "invalid-arena", "data, descs and pages must not overlap");
+    }
+    double cursor[CURSOR_LENGTH];
+    memcpy(cursor, cursor_data, sizeof cursor);
+    size_t n = pages_length / PAGE;
+    if (!cursor_integer(cursor[0]) || !cursor_integer(cursor[1]) || !cursor_integer(cursor[2]) || cursor[2] > (double)n) {
+        return fail(env, "invalid-argument", "cursor offsets must be whole numbers and its first page within the run");
+    }
+    napi_value result;
+    const struct page_run *run = &state->run;
+    if (id == 0 || id != run->id || n != run->pages) {
+        CHECK(napi_get_boolean(env, false, &result));
+        return result;
+    }
+
+    uint64_t data_offset = (uint64_t)cursor[0];
+    const uint64_t zero_offset = (uint64_t)cursor[1];
+    size_t i = (size_t)cursor[2], data_used = 0, descs_used = 0;
+    int stop = STOP_DONE;
+    for (; i < n; i++) {
+        int32_t size = run->sizes[i];
+        if (size == PAGE_RUN_ZERO) {
+            if (descs_used + PAGE_DESC_BYTES > descs_length) {
+                stop = STOP_DESCS_FULL;
+                break;
+            }
+            put_descriptor(descs + descs_used, zero_offset, PAGE, 0);
+            descs_used += PAGE_DESC_BYTES;
+            continue;
+        }
+        size_t stored = size == PAGE_RUN_RAW ? PAGE : (size_t)size;
+        /* Data before descriptor, as page by page: a page that needs both caches flushed stops twice. */
+        if (data_used + stored > data_length) {
+            stop = STOP_DATA_FULL;
+            break;
+        }
+        if (descs_used + PAGE_DESC_BYTES > descs_length) {
+            stop = STOP_DESCS_FULL;
+            break;
+        }
+        memcpy(data + data_used, size == PAGE_RUN_RAW ? pages + i * PAGE : run->slots + i * PAGE_OUT_BYTES, stored);
+        data_used += stored;
+        put_descriptor(descs + descs_used, data_offset, (uint32_t)stored, size == PAGE_RUN_RAW ? 0 : (uint32_t)run->codec);
+        descs_used += PAGE_DESC_BYTES;
+        data_offset += stored;
+    }
+    cursor[0] = (double)data_offset;
+    cursor[2] = (double)i;
+    cursor[3] = (double)data_used;
+    cursor[4] = (double)descs_used;
+    cursor[5] = stop;
+    memcpy(cursor_data, cursor, sizeof cursor);
+    CHECK(napi_get_boolean(env, true, &result));
     return result;
 }
 
@@ -264,7 +335,7 @@ static napi_value looks_incompressible_js(napi_env env, napi_callback_info info)
     size_t length = 0;
     if (argc < 1 || !uint8_view(env, argv[0], &page, &length) || length != PAGE) return fail(env, "invalid-pages", "page must be a Uint8Array of 4096 bytes");
     napi_value result;
-    CHECK(napi_get_boolean(env, looks_incompressible(&state->incompressible, page), &result));
+    CHECK(napi_get_boolean(env, looks_incompressible(&state->run.contexts[0].incompressible, page), &result));
     return result;
 }
 
@@ -288,12 +359,9 @@ static napi_value decompress_zstd(napi_env env, napi_callback_info info) {
 static napi_value init(napi_env env, napi_value exports) {
     struct native_state *state = calloc(1, sizeof *state);
     if (state == NULL) return fail(env, "native-failure", "out of memory");
-    state->deflate = libdeflate_alloc_compressor(1);
-    state->zstd = ZSTD_createCCtx();
     state->zstd_decoder = ZSTD_createDCtx();
-    lzo1x_state_init(&state->lzo);
-    incompressible_state_init(&state->incompressible);
-    if (state->deflate == NULL || state->zstd == NULL || state->zstd_decoder == NULL) {
+    state->run_ready = page_run_init(&state->run);
+    if (!state->run_ready || state->zstd_decoder == NULL) {
         free_state(env, state, NULL);
         return fail(env, "native-failure", "could not allocate the codecs' work memory");
     }
@@ -304,6 +372,10 @@ static napi_value init(napi_env env, napi_value exports) {
     napi_value fn, versions, text;
     CHECK(napi_create_function(env, "compressPages", NAPI_AUTO_LENGTH, compress_pages, NULL, &fn));
     CHECK(napi_set_named_property(env, exports, "compressPages", fn));
+    CHECK(napi_create_function(env, "compressRun", NAPI_AUTO_LENGTH, compress_run, NULL, &fn));
+    CHECK(napi_set_named_property(env, exports, "compressRun", fn));
+    CHECK(napi_create_function(env, "storeRun", NAPI_AUTO_LENGTH, store_run, NULL, &fn));
+    CHECK(napi_set_named_property(env, exports, "storeRun", fn));
     CHECK(napi_create_function(env, "decompressZstd", NAPI_AUTO_LENGTH, decompress_zstd, NULL, &fn));
     CHECK(napi_set_named_property(env, exports, "decompressZstd", fn));
     CHECK(napi_create_function(env, "looksIncompressible", NAPI_AUTO_LENGTH, looks_incompressible_js, NULL, &fn));

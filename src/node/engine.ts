@@ -17,7 +17,7 @@ import { inlineCompressor, type PageCompressor } from '../dump/kdump/compressor.
 import { DumpEngine, type DumpCompleted, type DumpFormat, type DumpOptions, type DumpResult, type DumpStatus, type KdumpFormat } from '../dump/engine.js';
 import type { DumpSource } from '../dump/source.js';
 import { createFileSink, type FileSinkOptions } from './file-sink.js';
-import { isNativeCodec, nativeCodecs, nativeCompressor } from './native-codecs.js';
+import { isNativeCodec, MAX_NATIVE_THREADS, nativeCodecs, nativeCompressor } from './native-codecs.js';
 import { CompressWorkerPool } from './worker-pool.js';
 import { isZeroPage } from './zero.js';
 import { nodeZlibCodec } from './zlib-codec.js';
@@ -37,12 +37,19 @@ export interface NodeDumpEngineOptions {
    * portable codecs. SLICE86_NATIVE=0 in the environment switches the addon off for every engine.
    */
   readonly native?: boolean | undefined;
+  /**
+   * Threads the native addon compresses each run of kdump pages on, the calling thread included
+   * (1 to 4). Default: 2 where os.availableParallelism() reports two or more CPUs, else 1. The
+   * file is the same whatever the count; the helper threads run only while a run compresses.
+   */
+  readonly nativeThreads?: number | undefined;
 }
 
 export class NodeDumpEngine {
   readonly #engine: DumpEngine;
   readonly #workers: number;
   readonly #workerUrl: URL | string | undefined;
+  readonly #nativeThreads: number;
   #active = false;
   #qemuFlavour = false;
   /** The dump uses isZeroPage (the caller gave no isZero), which the native compressor may run itself. */
@@ -52,6 +59,7 @@ export class NodeDumpEngine {
   constructor(options: NodeDumpEngineOptions = {}) {
     this.#workers = workerCount(options.workers);
     this.#workerUrl = options.workerUrl;
+    this.#nativeThreads = nativeThreadCount(options.nativeThreads);
     this.#engine = new DumpEngine({
       codecs: { zlib: nodeZlibCodec, ...(options.native === false ? {} : nativeCodecs()), ...options.codecs },
       compressorFor: (codec) => this.#compressorFor(codec),
@@ -111,7 +119,7 @@ export class NodeDumpEngine {
     const effective = this.#qemuFlavour && (codec === nodeZlibCodec || codec === nativeCodecs().zlib) ? zlibCodec : codec;
     if (this.#pool !== undefined) return this.#pool.compressorFor(effective);
     // QEMU runs the codec on every page; the default flavour lets the addon skip random-looking ones.
-    return isNativeCodec(effective) ? nativeCompressor(effective, { skipIncompressible: !this.#qemuFlavour, findZeroPages: this.#ownZeroTest }) : inlineCompressor(effective);
+    return isNativeCodec(effective) ? nativeCompressor(effective, { skipIncompressible: !this.#qemuFlavour, findZeroPages: this.#ownZeroTest, threads: this.#nativeThreads }) : inlineCompressor(effective);
   }
 }
 
@@ -132,6 +140,13 @@ function workerCount(workers: number | 'auto' | undefined): number {
   if (workers === 'auto') return availableParallelism();
   if (!Number.isInteger(workers) || workers < 0) throw new RangeError(`workers must be a non-negative integer or 'auto', not ${workers}`);
   return workers;
+}
+
+/** Two threads where there are two CPUs: the measured gain (npm run bench) needs no more. */
+function nativeThreadCount(threads: number | undefined): number {
+  if (threads === undefined) return Math.min(2, availableParallelism());
+  if (!Number.isInteger(threads) || threads < 1 || threads > MAX_NATIVE_THREADS) throw new RangeError(`nativeThreads must be an integer from 1 to ${MAX_NATIVE_THREADS}, not ${threads}`);
+  return threads;
 }
 
 export interface DumpToFileOptions extends Omit<DumpOptions, 'sink'> {

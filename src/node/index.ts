@@ -10,7 +10,7 @@ export * from '../index.js';
 export { createFileSink, type FileSink, type FileSinkOptions, type OpenFile, type SinkFileHandle } from './file-sink.js';
 export { isZeroPage } from './zero.js';
 export { nodeZlibCodec } from './zlib-codec.js';
-export { nativeCodecs, nativeCompressor, isNativeCodec, type NativePageCodec } from './native-codecs.js';
+export { nativeCodecs, nativeCompressor, isNativeCodec, MAX_NATIVE_THREADS, type NativePageCodec } from './native-codecs.js';
 export { nativeAddonStatus, NativeCodecError, type NativeCodecErrorCode, type NativeAddonStatus } from './native-addon.js';
 export { CompressWorkerPool, type WorkerPoolOptions } from './worker-pool.js';
 export { NodeDumpEngine, createNodeDumpEngine, dumpToFile, type NodeDumpEngineOptions, type DumpToFileOptions } from './engine.js';

@@ -28,17 +28,15 @@ export class NativeCodecError extends Slice86Error<NativeCodecErrorCode> {}
 /** The addon's exports (native/src/addon.c documents them). */
 export interface NativeAddon {
   compressPages(codec: number, pages: Uint8Array | readonly Uint8Array[], out: Uint8Array, sizes: Int32Array, flags: number): number;
+  compressRun(codec: number, pages: Uint8Array, flags: number, threads: number): number;
+  storeRun(id: number, pages: Uint8Array, data: Uint8Array, descs: Uint8Array, cursor: Float64Array): boolean;
   decompressZstd(block: Uint8Array, out: Uint8Array): number;
   looksIncompressible(page: Uint8Array): boolean;
   readonly versions: { readonly libdeflate: string; readonly zstd: string };
 }
 
-/** compressPages flag: store random-looking pages raw without running the codec. */
+/** compressPages and compressRun flag: store random-looking pages raw without running the codec. */
 export const NATIVE_SKIP_INCOMPRESSIBLE = 0x1;
-/** compressPages flag: mark pages of zero bytes with size -2 (not compressed, not stored). */
-export const NATIVE_FIND_ZERO = 0x2;
-/** compressPages flag: copy raw pages into the arena too, which then holds the batch's page data as stored. */
-export const NATIVE_PACK_RAW = 0x4;
 
 const ADDON_FILE = 'native/build/Release/slice86_native.node';
 export const NATIVE_ADDON_PATH = ['../../', '../../../']
@@ -65,7 +63,7 @@ function load(): NativeAddonStatus {
   if (process.env['SLICE86_NATIVE'] === '0') return { loaded: false, reason: 'switched off by SLICE86_NATIVE=0' };
   try {
     const addon: unknown = createRequire(import.meta.url)(NATIVE_ADDON_PATH);
-    if (!isAddon(addon)) return { loaded: false, reason: `${NATIVE_ADDON_PATH} does not export compressPages` };
+    if (!isAddon(addon)) return { loaded: false, reason: `${NATIVE_ADDON_PATH} does not export compressPages, compressRun and storeRun` };
     return { loaded: true, path: NATIVE_ADDON_PATH, addon };
   } catch (error) {
     const code = (error as { code?: unknown }).code;
@@ -76,8 +74,8 @@ function load(): NativeAddonStatus {
 
 function isAddon(value: unknown): value is NativeAddon {
   if (typeof value !== 'object' || value === null) return false;
-  const { compressPages, decompressZstd, looksIncompressible, versions } = value as Record<string, unknown>;
-  return typeof compressPages === 'function' && typeof decompressZstd === 'function' && typeof looksIncompressible === 'function' && typeof versions === 'object' && versions !== null;
+  const { compressPages, compressRun, storeRun, decompressZstd, looksIncompressible, versions } = value as Record<string, unknown>;
+  return typeof compressPages === 'function' && typeof compressRun === 'function' && typeof storeRun === 'function' && typeof decompressZstd === 'function' && typeof looksIncompressible === 'function' && typeof versions === 'object' && versions !== null;
 }
 
 /** Calls the addon, turning the C side's coded errors into NativeCodecError. */

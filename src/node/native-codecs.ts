@@ -7,24 +7,28 @@
  * links) and zstd through libzstd at level 1. Decoding stays with the portable codecs, except
  * zstd's, which the addon does too (the portable one loads asynchronously).
  *
- * A dump compresses through nativeCompressor: one addon call per batch of up to 256 pages, the
- * blocks packed into an arena reused for every batch, so no page costs an N-API call or an
- * allocation. Each codec object also compresses single pages (PageCodec.compress), for callers
+ * A dump compresses through nativeCompressor: one addon call per run of up to 256 pages, which
+ * stores the run's blocks and descriptors straight into the kdump writer's caches (or, for a
+ * batch, packs the blocks into an arena reused for every batch), so no page costs an N-API call,
+ * an allocation or a copy of its own. Each codec object also compresses single pages (PageCodec.compress), for callers
  * outside the dump writer.
  */
 
 import { DUMP_DH_COMPRESSED_LZO, DUMP_DH_COMPRESSED_SNAPPY, DUMP_DH_COMPRESSED_ZLIB, DUMP_DH_COMPRESSED_ZSTD, type CodecName, type PageCodec } from '../dump/kdump/codecs/codec.js';
 import { lzoCodec } from '../dump/kdump/codecs/lzo.js';
 import { snappyCodec } from '../dump/kdump/codecs/snappy.js';
-import { COMPRESS_BATCH_PAGES, inlineCompressor, type PageCompressor, type ZeroFindingBatch } from '../dump/kdump/compressor.js';
+import { COMPRESS_BATCH_PAGES, inlineCompressor, type PageCompressor, type StoreResult } from '../dump/kdump/compressor.js';
 import { PAGE_SIZE } from '../dump/kdump/pages.js';
-import { callNative, nativeAddon, NATIVE_FIND_ZERO, NATIVE_PACK_RAW, NATIVE_SKIP_INCOMPRESSIBLE, NativeCodecError, type NativeAddon } from './native-addon.js';
+import { callNative, nativeAddon, NATIVE_SKIP_INCOMPRESSIBLE, NativeCodecError, type NativeAddon } from './native-addon.js';
 import { nodeZlibCodec } from './zlib-codec.js';
 
 /** A page codec whose compression runs in the addon; `native` tells them from the portable ones. */
 export interface NativePageCodec extends PageCodec {
   readonly native: { readonly addon: NativeAddon; readonly library: string };
 }
+
+/** Threads the addon compresses a run on at most (native/src/page-run.h, PAGE_RUN_MAX_THREADS). */
+export const MAX_NATIVE_THREADS = 4;
 
 /**
  * Whether the default flavour stores random-looking pages raw untried, per codec. Measured per
@@ -90,10 +94,12 @@ function nativeCodec(addon: NativeAddon, name: CodecName, flag: number, library:
  * (the default flavour, for codecs where it pays), random-looking pages are stored raw untried
  * by the addon's own copy of kdump/incompressible.ts; the writer's JavaScript test is then left
  * out, which the codec this compressor reports (slowToFail false) tells the writer. With
- * `findZeroPages` it also offers compressBatchFindingZeros: the addon takes a run of pages as one
- * view and finds its zero pages, sparing the writer a view and a zero test per page.
+ * `findZeroPages` it also offers storePages: the addon runs the kdump page loop over a run of
+ * pages as one view, zero test included, compressing on `threads` threads (1 unless given), and
+ * writes the data and descriptors into the caches.
+ * @throws RangeError for a thread count other than 1 to MAX_NATIVE_THREADS.
  */
-export function nativeCompressor(codec: NativePageCodec, options: { skipIncompressible: boolean; findZeroPages?: boolean }): PageCompressor {
+export function nativeCompressor(codec: NativePageCodec, options: { skipIncompressible: boolean; findZeroPages?: boolean; threads?: number }): PageCompressor {
   const { addon } = codec.native;
   const skipFlag = options.skipIncompressible && codec.slowToFail === true ? NATIVE_SKIP_INCOMPRESSIBLE : 0;
   const reported: PageCodec = { ...codec, slowToFail: false };
@@ -135,14 +141,35 @@ export function nativeCompressor(codec: NativePageCodec, options: { skipIncompre
     },
   };
   if (options.findZeroPages !== true) return compressor;
+  const threads = options.threads ?? 1;
+  if (!Number.isInteger(threads) || threads < 1 || threads > MAX_NATIVE_THREADS) throw new RangeError(`native compression threads must be 1 to ${MAX_NATIVE_THREADS}, not ${threads}`);
+  // storeRun's in/out cursor (addon.c): data offset, zero page offset, page, bytes to each cache, stop.
+  const cursor = new Float64Array(6);
+  let held: { pages: Uint8Array; id: number } | undefined;
+  const compressRun = (pages: Uint8Array): number => callNative(() => addon.compressRun(codec.flag, pages, skipFlag, threads));
   return {
     ...compressor,
-    compressBatchFindingZeros(pages): ZeroFindingBatch | Promise<ZeroFindingBatch> {
-      if (pages.length % PAGE_SIZE !== 0) throw new NativeCodecError('invalid-pages', `compressBatchFindingZeros takes whole 4096-byte pages, not ${pages.length} bytes`);
-      const count = pages.length / PAGE_SIZE;
-      // The arena then holds the batch's page data exactly as the dump stores it.
-      const used = run(pages, count, skipFlag | NATIVE_FIND_ZERO | NATIVE_PACK_RAW);
-      return { data: arena.subarray(0, used), sizes: sizes.subarray(0, count) };
+    storePages(pages, target): StoreResult {
+      // A run is compressed once, on its first call; the addon keeps the blocks until it is stored.
+      if (target.first === 0 || held?.pages !== pages) held = { pages, id: compressRun(pages) };
+      cursor[0] = target.dataOffset;
+      cursor[1] = target.zeroOffset;
+      cursor[2] = target.first;
+      const { id } = held;
+      if (!callNative(() => addon.storeRun(id, pages, target.data, target.descs, cursor))) {
+        // Another dump in this thread compressed a run since: this one's blocks are made again (the same bytes).
+        held = { pages, id: compressRun(pages) };
+        const again = held.id;
+        if (!callNative(() => addon.storeRun(again, pages, target.data, target.descs, cursor))) throw new NativeCodecError('native-failure', 'the addon lost a run it had just compressed');
+      }
+      const stop = cursor[5];
+      return {
+        next: cursor[2],
+        dataBytes: cursor[3] ?? 0,
+        descBytes: cursor[4] ?? 0,
+        dataOffset: cursor[0],
+        full: stop === 1 ? 'data' : stop === 2 ? 'descs' : undefined,
+      };
     },
   };
 }

@@ -16,7 +16,7 @@ import { describe, expect, it } from 'vitest';
 import { lzo1xCompress, lzo1xDecompress, lzo1xWorstCase } from '../../src/dump/kdump/codecs/lzo1x.js';
 import { looksIncompressible } from '../../src/dump/kdump/incompressible.js';
 import { MemorySink, dumpSourceFromBytes, dumpSourceFromMachine, inputFromBytes, powerOnSnapshot, readDump, type CodecName, type DumpFormat } from '../../src/index.js';
-import { createNodeDumpEngine, isZeroPage, nativeAddonStatus, nativeCodecs, nativeCompressor, NativeCodecError, type NativePageCodec } from '../../src/node/index.js';
+import { createNodeDumpEngine, isZeroPage, nativeAddonStatus, nativeCodecs, nativeCompressor, NativeCodecError, NodeDumpEngine, type NativePageCodec } from '../../src/node/index.js';
 import { callNative } from '../../src/node/native-addon.js';
 import { DEBIAN_PYTHON, missingNativeAddon, missingPythonModule } from '../support/tools.js';
 import { thrown } from '../support/thrown.js';
@@ -192,6 +192,162 @@ for at in range(0, len(data), 4096): print(snappy.compress(data[at:at + 4096]).h
     }), { numRuns: 300 });
   });
 
+  it('storePages runs the kdump page loop into the caches on 1-4 threads, flushing exactly where page by page does', () => {
+    fc.assert(fc.property(
+      fc.array(fc.constantFrom('zero', 'text', 'random', 'runs'), { minLength: 1, maxLength: 48 }),
+      fc.integer({ min: PAGE, max: 6 * PAGE }),
+      fc.integer({ min: 24, max: 10 * 24 }),
+      fc.constantFrom<CodecName>('lzo', 'snappy', 'zlib'),
+      fc.integer({ min: 1, max: 1000 }),
+      fc.integer({ min: 1, max: 4 }),
+      (kinds, dataCap, descCap, name, seed, threads) => {
+        const rnd = xorshift(seed);
+        const run = new Uint8Array(kinds.length * PAGE);
+        kinds.forEach((kind, i) => {
+          const page = run.subarray(i * PAGE, (i + 1) * PAGE);
+          if (kind === 'runs') page.fill(rnd() & 0xff, rnd() % PAGE);
+          else if (kind !== 'zero') fillPage(page, kind, rnd);
+        });
+        const flag = codec(name).flag;
+        const zeroOffset = 8192;
+        // The model: QEMU's loop, a page at a time, with caches of dataCap and descCap bytes.
+        const events: string[] = [];
+        const want = { data: [] as number[], descs: [] as number[] };
+        let dataUsed = 0;
+        let descUsed = 0;
+        let offset = zeroOffset + PAGE;
+        const descriptor = (at: number, size: number, flags: number): void => {
+          if (descUsed + 24 > descCap) { events.push(`descs ${descUsed}`); descUsed = 0; }
+          const d = new DataView(new ArrayBuffer(24));
+          d.setBigUint64(0, BigInt(at), true);
+          d.setUint32(8, size, true);
+          d.setUint32(12, flags, true);
+          want.descs.push(...new Uint8Array(d.buffer));
+          descUsed += 24;
+        };
+        for (let i = 0; i < kinds.length; i++) {
+          const page = run.subarray(i * PAGE, (i + 1) * PAGE);
+          if (page.every((b) => b === 0)) { descriptor(zeroOffset, PAGE, 0); continue; }
+          const block = batch(name, [page])[0];
+          const stored = block ?? page;
+          if (dataUsed + stored.length > dataCap) { events.push(`data ${dataUsed}`); dataUsed = 0; }
+          want.data.push(...stored);
+          dataUsed += stored.length;
+          descriptor(offset, stored.length, block === undefined ? 0 : flag);
+          offset += stored.length;
+        }
+        // The addon, with the rooms inside larger buffers that must stay untouched around them.
+        const compressor = nativeCompressor(codec(name), { skipIncompressible: false, findZeroPages: true, threads });
+        const store = compressor.storePages?.bind(compressor);
+        if (store === undefined) throw new Error('storePages is offered with findZeroPages');
+        const dataMemory = new Uint8Array(dataCap + 64).fill(0xee);
+        const descMemory = new Uint8Array(descCap + 64).fill(0xee);
+        const got = { data: [] as number[], descs: [] as number[], events: [] as string[] };
+        let used = { data: 0, descs: 0 };
+        let dataOffset = zeroOffset + PAGE;
+        for (let first = 0; ;) {
+          const r = store(run, { data: dataMemory.subarray(32 + used.data, 32 + dataCap), descs: descMemory.subarray(32 + used.descs, 32 + descCap), dataOffset, zeroOffset, first });
+          used = { data: used.data + r.dataBytes, descs: used.descs + r.descBytes };
+          dataOffset = r.dataOffset;
+          first = r.next;
+          expect(dataMemory.subarray(0, 32).every((b) => b === 0xee) && dataMemory.subarray(32 + dataCap).every((b) => b === 0xee)).toBe(true);
+          expect(descMemory.subarray(0, 32).every((b) => b === 0xee) && descMemory.subarray(32 + descCap).every((b) => b === 0xee)).toBe(true);
+          const flush = (which: 'data' | 'descs'): void => {
+            const memory = which === 'data' ? dataMemory : descMemory;
+            got[which].push(...memory.subarray(32, 32 + used[which]));
+            if (r.full === which) got.events.push(`${which} ${used[which]}`);
+            used = { ...used, [which]: 0 };
+          };
+          if (r.full === undefined) {
+            expect(first).toBe(kinds.length);
+            flush('data');
+            flush('descs');
+            break;
+          }
+          flush(r.full);
+        }
+        expect(got.events).toEqual(events);
+        expect(Buffer.compare(Buffer.from(got.data), Buffer.from(want.data))).toBe(0);
+        expect(Buffer.compare(Buffer.from(got.descs), Buffer.from(want.descs))).toBe(0);
+        expect(dataOffset).toBe(offset);
+      },
+    ), { numRuns: 150 });
+  });
+
+  it('compressRun and storeRun refuse misuse and stale runs before writing anything', () => {
+    const { addon } = codec('lzo').native;
+    const run = new Uint8Array(4 * PAGE).fill(3);
+    const memory = new Uint8Array(8 * PAGE).fill(0xee);
+    const data = memory.subarray(0, 4 * PAGE);
+    const descs = memory.subarray(4 * PAGE, 4 * PAGE + 96);
+    const cursor = new Float64Array([8192, 4096, 0, 0, 0, 0]);
+    const id = addon.compressRun(2, run, 0, 2);
+    const cases: [string, () => unknown][] = [
+      ['unknown-codec', () => addon.compressRun(8, run, 0, 1)],
+      ['invalid-pages', () => addon.compressRun(2, run.subarray(1), 0, 1)],
+      ['invalid-argument', () => addon.compressRun(2, run, 0, 0)],
+      ['invalid-argument', () => addon.compressRun(2, run, 0, 5)],
+      ['invalid-argument', () => (addon.compressRun as (...args: unknown[]) => number)(2, run, 0)],
+      ['invalid-arena', () => addon.storeRun(id, run, run.subarray(PAGE), descs, cursor)],
+      ['invalid-arena', () => addon.storeRun(id, run, data, run.subarray(0, 96), cursor)],
+      ['invalid-arena', () => addon.storeRun(id, run, data, data.subarray(100, 196), cursor)],
+      ['invalid-pages', () => addon.storeRun(id, run.subarray(1), data, descs, cursor)],
+      ['invalid-argument', () => addon.storeRun(id, run, data, descs, new Float64Array(5))],
+      ['invalid-argument', () => addon.storeRun(id, run, data, descs, new Float64Array([8192, 4096, 5, 0, 0, 0]))],
+      ['invalid-argument', () => addon.storeRun(id, run, data, descs, new Float64Array([0.5, 4096, 0, 0, 0, 0]))],
+      ['invalid-argument', () => addon.storeRun(id, run, data, descs, new Float64Array([-1, 4096, 0, 0, 0, 0]))],
+      ['invalid-argument', () => (addon.storeRun as (...args: unknown[]) => boolean)(id, run, data, descs)],
+    ];
+    for (const [code, call] of cases) {
+      const error = thrown(() => callNative(call));
+      expect(error, code).toBeInstanceOf(NativeCodecError);
+      expect((error as NativeCodecError).code, (error as Error).message).toBe(code);
+    }
+    // A run another compressRun replaced, or of another length, is not stored: the caller compresses it again.
+    expect(addon.storeRun(id + 1, run, data, descs, cursor)).toBe(false);
+    expect(addon.storeRun(id, run.subarray(0, 2 * PAGE), data, descs, cursor)).toBe(false);
+    expect(memory.every((b) => b === 0xee)).toBe(true);
+    expect(run.every((b) => b === 3)).toBe(true);
+    expect([...cursor]).toEqual([8192, 4096, 0, 0, 0, 0]);
+    expect(addon.storeRun(id, run, data, descs, cursor)).toBe(true);
+    expect(cursor[2]).toBe(4);
+  });
+
+  it('storePages of two dumps taking turns in one thread: each run is stored from its own blocks', () => {
+    const rnd = xorshift(5);
+    const runs = [0, 1].map(() => {
+      const run = new Uint8Array(64 * PAGE);
+      for (let at = 0; at < run.length; at += PAGE) if (rnd() % 4 !== 0) fillPage(run.subarray(at, at + PAGE), rnd() % 2 === 0 ? 'random' : 'text', rnd);
+      return run;
+    });
+    const stores = runs.map(() => {
+      const compressor = nativeCompressor(codec('snappy'), { skipIncompressible: false, findZeroPages: true, threads: 2 });
+      return compressor.storePages?.bind(compressor);
+    });
+    // Each dump stores its run through a data cache of two pages, one call at a time, turn about.
+    const out = runs.map(() => ({ data: [] as number[], first: 0, offset: 2 * PAGE }));
+    for (let turn = 0; out.some((o) => o.first < 64); turn++) {
+      const i = turn % 2;
+      const o = out[i];
+      const store = stores[i];
+      const run = runs[i];
+      if (o === undefined || store === undefined || run === undefined || o.first >= 64) continue;
+      const data = new Uint8Array(2 * PAGE);
+      const r = store(run, { data, descs: new Uint8Array(64 * 24), dataOffset: o.offset, zeroOffset: PAGE, first: o.first });
+      o.data.push(...data.subarray(0, r.dataBytes));
+      o.first = r.next;
+      o.offset = r.dataOffset;
+    }
+    runs.forEach((run, i) => {
+      const want: number[] = [];
+      for (let at = 0; at < run.length; at += PAGE) {
+        const page = run.subarray(at, at + PAGE);
+        if (page.some((b) => b !== 0)) want.push(...(batch('snappy', [page])[0] ?? page));
+      }
+      expect(Buffer.compare(Buffer.from(out[i]?.data ?? []), Buffer.from(want))).toBe(0);
+    });
+  });
+
   it('packs in place when the arena is the pages themselves (the worker path)', () => {
     const pages = oddPages(64, 16);
     const expected = batch('snappy', pages);
@@ -303,13 +459,25 @@ describe.skipIf(skip !== undefined)(`the Node engine with the native compressor$
     await engine.dump(dumpSourceFromMachine(machine), { sink: own, format: 'kdump-snappy', isZero: (page) => { tested++; return isZeroPage(page); } });
     expect(tested).toBeGreaterThan(1000);
     expect(Buffer.compare(own.bytes(), await dump('kdump-snappy', true))).toBe(0);
-    const pages = [new Uint8Array(PAGE), new Uint8Array(PAGE).fill(1), new Uint8Array(PAGE)];
-    (pages[2] ?? new Uint8Array(0))[PAGE - 1] = 1;
-    const sizes = new Int32Array(3);
-    codec('lzo').native.addon.compressPages(0x2, pages, new Uint8Array(3 * PAGE), sizes, 0x2);
-    expect(sizes[0]).toBe(-2);
-    expect(sizes[1]).toBeGreaterThan(0);
-    expect(sizes[2]).toBeGreaterThan(0);
+  });
+
+  it.each(['kdump-zlib', 'kdump-lzo', 'kdump-raw-snappy', 'kdump-zstd'] as const)('%s: the same file on 1, 2 and 4 compression threads', async (format) => {
+    const files = await Promise.all([1, 2, 4].map(async (nativeThreads) => {
+      const sink = new MemorySink();
+      await (await createNodeDumpEngine({ nativeThreads })).dump(dumpSourceFromMachine(machine), { sink, format });
+      return sink.bytes();
+    }));
+    expect(Buffer.compare(files[0] ?? new Uint8Array(), files[1] ?? new Uint8Array())).toBe(0);
+    expect(Buffer.compare(files[0] ?? new Uint8Array(), files[2] ?? new Uint8Array())).toBe(0);
+  });
+
+  it('refuses a thread count other than 1 to 4', async () => {
+    for (const nativeThreads of [0, 5, 1.5]) expect(() => new NodeDumpEngine({ nativeThreads })).toThrow(RangeError);
+    expect((await createNodeDumpEngine({ nativeThreads: 4 })).workers).toBe(0);
+  });
+
+  it('stores kdump-lzo through storePages with the same bytes as the portable path in 16 KiB pieces too', async () => {
+    expect(Buffer.compare(await dump('kdump-lzo', true, 'qemu-7.2'), await dump('kdump-lzo', false, 'qemu-7.2'))).toBe(0);
   });
 
   it("the qemu-7.2 flavour's kdump-zlib stays pako's (QEMU's bytes), whatever the addon", async () => {

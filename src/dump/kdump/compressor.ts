@@ -12,29 +12,40 @@ export interface PageCompressor {
   readonly codec: PageCodec;
   compressBatch(pages: readonly Uint8Array[]): (Uint8Array | undefined)[] | Promise<(Uint8Array | undefined)[]>;
   /**
-   * Optional: takes a batch as one view of whole pages back to back, zero pages included, and
-   * finds those itself (a page whose bytes are all zero), so the writer needs neither a view nor
-   * a zero test per page. Offered only where that test is the one the dump would use (the Node
-   * engine's native compressor, when the caller gave no isZero of its own).
+   * Optional: the kdump page loop itself for a run of whole pages back to back (zero pages
+   * included), storing each page's data and descriptor straight into the writer's two caches, so
+   * the writer makes neither a view, a zero test nor a copy per page. It stops before the first
+   * page that does not fit; the writer flushes the cache it names and calls again from there, so
+   * the pieces come out exactly as page by page. Offered only where its zero test is the one the
+   * dump would use (the Node engine's native compressor, when the caller gave no isZero).
    */
-  compressBatchFindingZeros?(pages: Uint8Array): ZeroFindingBatch | Promise<ZeroFindingBatch>;
+  storePages?(pages: Uint8Array, target: StoreTarget): StoreResult;
 }
 
-/**
- * compressBatchFindingZeros's answer: `data` is every non-zero page's stored bytes (its block, or
- * the page itself when raw) back to back in page order, and `sizes[i]` says what page i is (a
- * block's length, RAW_PAGE or ZERO_PAGE), so the writer takes the whole batch's data in one piece
- * and makes no view per page. Both views stay valid until the next call.
- */
-export interface ZeroFindingBatch {
+/** Where storePages puts pages: the free room of the kdump writer's caches, and file offsets. */
+export interface StoreTarget {
+  /** The data cache's free bytes: stored blocks and raw pages go here, back to back. */
   readonly data: Uint8Array;
-  readonly sizes: Int32Array;
+  /** The descriptor cache's free bytes: a 24-byte page_desc per page. */
+  readonly descs: Uint8Array;
+  /** File offset the next stored page's data gets. */
+  readonly dataOffset: number;
+  /** File offset of the shared zero page, which zero pages' descriptors point at. */
+  readonly zeroOffset: number;
+  /** First page of the run to store. */
+  readonly first: number;
 }
 
-/** A ZeroFindingBatch size for a page stored raw (the page's own 4096 bytes). */
-export const RAW_PAGE = -1;
-/** A ZeroFindingBatch size for a zero page (no data; it points at the shared zero page). */
-export const ZERO_PAGE = -2;
+export interface StoreResult {
+  /** First page not stored: the run's page count when the run is done. */
+  readonly next: number;
+  readonly dataBytes: number;
+  readonly descBytes: number;
+  /** File offset the next stored page's data gets. */
+  readonly dataOffset: number;
+  /** The cache to flush before the rest of the run fits; undefined when the run is done. */
+  readonly full: 'data' | 'descs' | undefined;
+}
 
 /** Pages handed to a compressor at once. */
 export const COMPRESS_BATCH_PAGES = 256;

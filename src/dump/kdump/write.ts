@@ -12,7 +12,7 @@ import { writeU32le, writeU64be } from '../../core/bytes.js';
 import { DumpError } from '../../core/errors.js';
 import type { DumpContext } from '../context.js';
 import type { DumpSource } from '../source.js';
-import { COMPRESS_BATCH_PAGES, RAW_PAGE, ZERO_PAGE, type PageCompressor } from './compressor.js';
+import { COMPRESS_BATCH_PAGES, type PageCompressor, type StoreResult, type StoreTarget } from './compressor.js';
 import { looksIncompressible } from './incompressible.js';
 import { diskDumpHeader, kdumpSubHeader, KDUMP_BLOCK_SIZE, PAGE_DESC_SIZE, type KdumpLayout, type SubHeaderFields } from './layout.js';
 import { PAGE_SIZE, readPage, type PfnRange } from './pages.js';
@@ -107,9 +107,17 @@ class PieceCache {
     return undefined;
   }
 
-  /** True when `length` more bytes fit without a flush. */
-  fits(length: number): boolean {
-    return this.#used + length <= this.#buffer.length;
+  /** The free bytes, for a storePages call to fill; commit() then counts what it appended. */
+  room(): Uint8Array {
+    return this.#buffer.subarray(this.#used);
+  }
+
+  commit(bytes: number): void {
+    this.#used = Math.min(this.#used + bytes, this.#buffer.length);
+  }
+
+  get empty(): boolean {
+    return this.#used === 0;
   }
 
   /** Appends a page_desc (u64 offset, u32 size, u32 flags, u64 page_flags 0) without allocating. */
@@ -186,14 +194,12 @@ async function writePages(source: DumpSource, plan: KdumpWrite, out: PieceWriter
   await data.append(new Uint8Array(PAGE_SIZE));
   const pages = new PageStore(descs, data, compressor.codec.flag, layout.dataOffset);
   const hint = { index: 0 };
-  const findingZeros = compressor.compressBatchFindingZeros?.bind(compressor);
-  if (findingZeros !== undefined) {
-    // The compressor tells zero pages apart itself and takes whole runs of frames as one view.
+  const store = compressor.storePages?.bind(compressor);
+  if (store !== undefined) {
+    // The compressor runs the page loop itself over whole runs of frames, one view each.
     for (const run of pageRuns(source, plan.pfns, hint)) {
       ctx.checkAborted();
-      const count = run.length / PAGE_SIZE;
-      const found = await compressBatch(compressor, () => findingZeros(run));
-      await pages.storedPacked(found.data, found.sizes, count);
+      await pages.storedRun(run, (target) => compressBatch(compressor, () => store(run, target)));
       ctx.progress(run.length);
     }
   } else {
@@ -260,32 +266,24 @@ class PageStore {
   }
 
   /**
-   * A ZeroFindingBatch: the same pieces, in the same order, as page-by-page calls
-   * would make, but each piece's data is copied in one span rather than a block at a time (the
-   * data cache only needs its bytes when it flushes).
+   * A run stored by the compressor's storePages: it fills the caches' free room and stops at the
+   * first page that does not fit; that cache is flushed, as page by page, and the run goes on.
    */
-  async storedPacked(data: Uint8Array, sizes: Int32Array, count: number): Promise<void> {
-    let spanStart = 0;
-    let spanEnd = 0;
-    for (let i = 0; i < count; i++) {
-      const size = sizes[i] ?? RAW_PAGE;
-      if (size === ZERO_PAGE) {
-        const flushing = this.zero();
-        if (flushing !== undefined) await flushing;
-        continue;
-      }
-      const stored = size === RAW_PAGE ? PAGE_SIZE : size;
-      if (!this.#data.fits(spanEnd - spanStart + stored)) {
-        await this.#data.append(data.subarray(spanStart, spanEnd));
-        await this.#data.flush();
-        spanStart = spanEnd;
-      }
-      spanEnd += stored;
-      const flushing = this.#descriptor(stored, size === RAW_PAGE ? 0 : this.#flag);
-      if (flushing !== undefined) await flushing;
+  async storedRun(run: Uint8Array, store: (target: StoreTarget) => Promise<StoreResult>): Promise<void> {
+    const count = run.length / PAGE_SIZE;
+    for (let first = 0; first < count;) {
+      const stored = await store({ data: this.#data.room(), descs: this.#descs.room(), dataOffset: this.#dataOffset, zeroOffset: this.#zeroOffset, first });
+      this.#data.commit(stored.dataBytes);
+      this.#descs.commit(stored.descBytes);
+      this.#dataOffset = stored.dataOffset;
+      if (stored.full === undefined && stored.next !== count) throw new DumpError('sink-failed', `kdump page store stopped at page ${stored.next} of ${count} with room left`);
+      first = stored.next;
+      if (stored.full === undefined) continue;
+      const full = stored.full === 'data' ? this.#data : this.#descs;
+      // A cache that is empty and still too small would stop here for ever (caches hold 16 KiB or more).
+      if (full.empty) throw new DumpError('sink-failed', `kdump ${stored.full} cache cannot hold one page`);
+      await full.flush();
     }
-    const rest = this.#data.append(data.subarray(spanStart, spanEnd));
-    if (rest !== undefined) await rest;
   }
 
   #descriptor(size: number, flags: number): Promise<void> | undefined {
