@@ -46,6 +46,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createMachine, dumpSourceFromMachine, parseSize, type DumpFormat, type DumpSource, type Machine } from '../src/index.js';
+import { COMPRESS_BATCH_PAGES } from '../src/dump/kdump/compressor.js';
 import { createNodeDumpEngine, dumpToFile, isNativeCodec, nativeAddonStatus, nodeZlibCodec, type NodeDumpEngine } from '../src/node/index.js';
 import { windowsGuestImage } from '../test/support/windows-guest.js';
 
@@ -385,7 +386,7 @@ function codecPath(engine: NodeDumpEngine, format: DumpFormat): string | undefin
   if (!format.startsWith('kdump-')) return undefined;
   const codec = engine.codecFor(format as Exclude<DumpFormat, 'elf' | 'win-dmp'>);
   if (codec === undefined) return undefined;
-  if (isNativeCodec(codec)) return `native addon (${codec.native.library}), a batch per call`;
+  if (isNativeCodec(codec)) return `native addon (${codec.native.library}), ${COMPRESS_BATCH_PAGES} pages per call on ${engine.nativeThreads} thread(s)`;
   if (codec === nodeZlibCodec) return 'node:zlib, a page per call';
   return `portable ${codec.name} codec (JavaScript/WebAssembly), a page per call`;
 }
@@ -471,14 +472,18 @@ async function benchDefaults(dir: string): Promise<void> {
   fillGuest(machine, 0xdec1de);
   const source = dumpSourceFromMachine(machine);
   const native = nativeAddonStatus().loaded;
-  const variants: { label: string; workers: number; format: DumpFormat; compat?: 'qemu-7.2'; native?: false }[] = [
+  const variants: { label: string; workers: number; format: DumpFormat; compat?: 'qemu-7.2'; native?: false; nativeThreads?: number }[] = [
     ...(native
       ? [
-          { label: 'kdump-zlib, native addon (libdeflate), calling thread', workers: 0, format: 'kdump-zlib' as const },
+          // The addon's own threads (nativeThreads) side by side: the default takes two where there are two CPUs.
+          { label: 'kdump-zlib, native addon (libdeflate), 1 thread', workers: 0, format: 'kdump-zlib' as const, nativeThreads: 1 },
+          { label: 'kdump-zlib, native addon (libdeflate), 2 threads', workers: 0, format: 'kdump-zlib' as const, nativeThreads: 2 },
           { label: 'kdump-zlib, native addon (libdeflate), 2 workers', workers: 2, format: 'kdump-zlib' as const },
-          { label: 'kdump-lzo, native addon, calling thread', workers: 0, format: 'kdump-lzo' as const },
+          { label: 'kdump-lzo, native addon, 1 thread', workers: 0, format: 'kdump-lzo' as const, nativeThreads: 1 },
+          { label: 'kdump-lzo, native addon, 2 threads', workers: 0, format: 'kdump-lzo' as const, nativeThreads: 2 },
           { label: 'kdump-lzo, portable (TypeScript), calling thread', workers: 0, format: 'kdump-lzo' as const, native: false as const },
-          { label: 'kdump-snappy, native addon (libsnappy), calling thread', workers: 0, format: 'kdump-snappy' as const },
+          { label: 'kdump-snappy, native addon (libsnappy), 1 thread', workers: 0, format: 'kdump-snappy' as const, nativeThreads: 1 },
+          { label: 'kdump-snappy, native addon (libsnappy), 2 threads', workers: 0, format: 'kdump-snappy' as const, nativeThreads: 2 },
         ]
       : []),
     { label: 'kdump-zlib, node:zlib, calling thread', workers: 0, format: 'kdump-zlib', native: false },
@@ -489,7 +494,7 @@ async function benchDefaults(dir: string): Promise<void> {
     { label: 'kdump-snappy, snappyjs, calling thread', workers: 0, format: 'kdump-snappy', native: false },
     { label: 'kdump-snappy, snappyjs, 2 workers', workers: 2, format: 'kdump-snappy', native: false },
   ];
-  const engines = await Promise.all(variants.map((v) => createNodeDumpEngine({ workers: v.workers, native: v.native })));
+  const engines = await Promise.all(variants.map((v) => createNodeDumpEngine({ workers: v.workers, native: v.native, nativeThreads: v.nativeThreads })));
   const runs = variants.map((): Run[] => []);
   for (let round = 0; round < ROUNDS; round++) {
     for (const [i, v] of variants.entries()) {

@@ -1,11 +1,13 @@
 /**
  * The Node dump engine: the portable DumpEngine with Node's fast paths plugged in. Zero pages are
- * found with Buffer#compare; kdump pages are compressed by the native addon a batch at a time
- * when it was built (native-codecs.ts: libdeflate, C LZO1X-1, libsnappy, libzstd), otherwise
- * zlib pages go through node:zlib; the 'qemu-7.2' flavour always runs zlib through the pinned
- * pako codec, whose bytes match QEMU's. kdump pages can be compressed on worker threads (off by default: on this project's 2-vCPU VM a pool
- * was not faster, see bench/dump.bench.ts). The pool lives for one dump and is terminated when it
- * ends or fails. Status, capabilities and DUMP_COMPLETED events are the inner engine's.
+ * found with Buffer#compare; kdump pages are compressed by the native addon a run at a time
+ * when it was built (native-codecs.ts: libdeflate, C LZO1X-1, libsnappy, libzstd), on its own
+ * threads (two by default where there are two CPUs), otherwise zlib pages go through node:zlib;
+ * the 'qemu-7.2' flavour always runs zlib through the pinned pako codec, whose bytes match
+ * QEMU's. kdump pages can also be compressed on JavaScript worker threads (off by default: on
+ * this project's 2-vCPU VM a pool was not faster, see bench/dump.bench.ts). The pool lives for
+ * one dump and is terminated when it ends or fails. Status, capabilities and DUMP_COMPLETED
+ * events are the inner engine's.
  */
 
 import { availableParallelism } from 'node:os';
@@ -69,6 +71,11 @@ export class NodeDumpEngine {
   /** Worker threads each kdump dump uses (0: the calling thread compresses). */
   get workers(): number {
     return this.#workers;
+  }
+
+  /** Threads the native addon compresses each run of kdump pages on (when no worker pool is used). */
+  get nativeThreads(): number {
+    return this.#nativeThreads;
   }
 
   /** Like query-dump. */
