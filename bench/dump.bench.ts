@@ -22,15 +22,23 @@
  *     flattened pieces) in C (bench/kdump-page-loop.c, compiled with cc against liblzo2,
  *     libsnappy and zlib when they are installed) on the same RAM image. It runs for zlib too,
  *     next to real QEMU, which shows how close the stand-in comes to QEMU.
+ *  2c. Before every timed dump, ours, QEMU's or the C loop's, a child process fills and frees as
+ *     much memory as the guest has ("pre-touch"). This VM's kernel reports free memory to its
+ *     host in 8 MiB blocks (page_reporting_order=11), and the first write to a reported page costs
+ *     a host fault: a dump that met such pages took 2-3x as long, all of it in the kernel's copy
+ *     into new tmpfs or page-cache pages (system time 4-5 s instead of 1 s for a 4 GiB guest), and
+ *     which writer met them depended on timing. Pre-touching gives every writer freshly backed
+ *     free memory, so the rounds measure the dumpers rather than the host.
  *  3. The measurements behind the Node defaults, on a 256 MiB guest of the same mix: the native
- *     addon's codecs (when it is built) against node:zlib and the portable ones, the calling thread
- *     against worker pools, and pako (qemu-7.2 flavour).
+ *     addon's codecs (when it is built) on one and two threads against node:zlib and the
+ *     portable ones, against worker pools, and pako (qemu-7.2 flavour).
  * Which code compresses each kdump format (native addon, node:zlib or a JavaScript codec) is
  * printed under each guest's table.
  * Knobs: SLICE86_BENCH_DUMP_SIZES=1G,4G, SLICE86_BENCH_DUMP_FORMATS=elf,kdump-zlib,
  * SLICE86_BENCH_QEMU=0 (ours only), SLICE86_BENCH_C_LOOP=0 (no stand-in), SLICE86_BENCH_DUMP_DEFAULTS=0 (skip 3),
  * SLICE86_BENCH_DUMP_DIR=/dev/shm (both sides dump to memory instead of the disk), SLICE86_BENCH_HOLE_BYTES=65536
- * (the file sink's hole size instead of its default for the file system).
+ * (the file sink's hole size instead of its default for the file system), SLICE86_BENCH_PRETOUCH=0
+ * (no pre-touch).
  * Targets (the issue): ELF >= 2x QEMU, kdump-zlib >= 2x QEMU, kdump-lzo/snappy >= QEMU, win-dmp
  * >= QEMU, peak memory beyond guest RAM < 64 MiB.
  */
@@ -212,6 +220,21 @@ async function dumpOurs(engine: NodeDumpEngine, source: DumpSource, format: Dump
   await rm(path, { force: true });
   settle();
   return { seconds: elapsed, peakRssBytes: peak - before, fileBytes: info.size, diskBytes: info.blocks * 512 };
+}
+
+/** SLICE86_BENCH_PRETOUCH=0 leaves pre-touching out (see 2c above). */
+const PRETOUCH = process.env['SLICE86_BENCH_PRETOUCH'] !== '0';
+const PRETOUCH_PIECE_BYTES = 256 * MiB;
+
+/**
+ * Fills `bytes` of memory in a child process that then exits, so the next writer's new file pages
+ * come from free memory the host backs (see 2c above); nothing of it stays in this process.
+ */
+function pretouch(bytes: number): void {
+  if (!PRETOUCH) return;
+  const pieces = Math.ceil(bytes / PRETOUCH_PIECE_BYTES);
+  const script = `const held = []; for (let i = 0; i < ${pieces}; i++) held.push(Buffer.allocUnsafeSlow(${PRETOUCH_PIECE_BYTES}).fill(1));`;
+  spawnSync(process.execPath, ['-e', script], { stdio: 'ignore' });
 }
 
 /** Waits until the disk is idle: the removed file's writeback and discards stay out of the next run. */
@@ -417,7 +440,7 @@ async function benchGuest(sizeText: string, dir: string, withQemu: boolean, page
   await dumpOurs(engine, source, 'elf', join(dir, 'warm-up'));
   await qemu?.dump('elf', join(dir, 'warm-up'));
   console.log('Dump of a %s guest to a file (%d random, %d text, %d zero pages; GiB/s median (min-max) of %d after a warm-up%s)',
-    sizeText, counts.random, counts.text, counts.zero, ROUNDS, qemu === undefined ? '' : `, interleaved with ${QEMU} rounds`);
+    sizeText, counts.random, counts.text, counts.zero, ROUNDS, `${qemu === undefined ? '' : `, interleaved with ${QEMU} rounds`}${PRETOUCH ? ', each after a pre-touch' : ''}`);
   console.log('  %s %s %s %s %s %s %s %s %s', pad('format', 14), pad('ours GiB/s', 20), pad('peak RSS+', 10), pad('file/disk MiB', 14),
     pad('QEMU GiB/s', 20), pad('ours/QEMU', 10), pad('C loop GiB/s', 20), pad('ours/C loop', 12), 'target');
   try {
@@ -434,9 +457,16 @@ async function benchGuest(sizeText: string, dir: string, withQemu: boolean, page
       // Untimed: peak memory sampled every MiB (and the format's code paths warmed up).
       const memoryRound = await dumpOurs(engine, ourSource, format, join(dir, `ours.${format}`));
       for (let round = 0; round < ROUNDS; round++) {
+        pretouch(sizeBytes);
         ours.push(await dumpOurs(engine, ourSource, format, join(dir, `ours.${format}`), undefined, TIMED_RSS_SAMPLE_BYTES));
-        if (qemu !== undefined && QEMU_FORMATS.includes(format)) theirs.push(await qemu.dump(format, join(dir, `qemu.${format}`)));
-        if (pageLoop !== undefined && cLoopFormats.includes(format)) loop.push(await cLoop(pageLoop, format, image, join(dir, `loop.${format}`)));
+        if (qemu !== undefined && QEMU_FORMATS.includes(format)) {
+          pretouch(sizeBytes);
+          theirs.push(await qemu.dump(format, join(dir, `qemu.${format}`)));
+        }
+        if (pageLoop !== undefined && cLoopFormats.includes(format)) {
+          pretouch(sizeBytes);
+          loop.push(await cLoop(pageLoop, format, image, join(dir, `loop.${format}`)));
+        }
       }
       const oursRate = rate(sizeBytes, ours);
       const peak = Math.max(memoryRound.peakRssBytes, ...ours.map((r) => r.peakRssBytes));
@@ -500,6 +530,7 @@ async function benchDefaults(dir: string): Promise<void> {
     for (const [i, v] of variants.entries()) {
       const engine = engines[i];
       if (engine?.queryCapabilities().formats.includes(v.format) !== true) continue;
+      pretouch(256 * MiB);
       runs[i]?.push(await dumpOurs(engine, source, v.format, join(dir, 'defaults.dump'), v.compat));
     }
   }

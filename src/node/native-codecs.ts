@@ -10,8 +10,8 @@
  * A dump compresses through nativeCompressor: one addon call per run of up to 256 pages, which
  * stores the run's blocks and descriptors straight into the kdump writer's caches (or, for a
  * batch, packs the blocks into an arena reused for every batch), so no page costs an N-API call,
- * an allocation or a copy of its own. Each codec object also compresses single pages (PageCodec.compress), for callers
- * outside the dump writer.
+ * an allocation or a copy of its own. Each codec object also compresses single pages
+ * (PageCodec.compress), for callers outside the dump writer.
  */
 
 import { DUMP_DH_COMPRESSED_LZO, DUMP_DH_COMPRESSED_SNAPPY, DUMP_DH_COMPRESSED_ZLIB, DUMP_DH_COMPRESSED_ZSTD, type CodecName, type PageCodec } from '../dump/kdump/codecs/codec.js';
