@@ -26,6 +26,10 @@
  *            shared zero page's offset, [2] first page to store (in) / first not stored (out),
  *            [3] bytes appended to data, [4] to descs (out), [5] 0 when the run is done,
  *            1 when data is full, 2 when descs is full (out).
+ *   writeSparse(fd, bytes, position, holeBytes) -> undefined
+ *     Writes `bytes` at `position` of the open file `fd`, leaving zero runs of `holeBytes` or more
+ *     (whole pages from the start of `bytes`) and a zero tail as holes (sparse-write.c). A failed
+ *     write throws an Error whose code is the errno's name (ENOSPC, EIO ...).
  *   decompressZstd(block, out) -> bytes decoded into `out`, or -1 for a bad or too long frame
  *     (the portable zstd codec loads asynchronously; this one is there from the start).
  *   looksIncompressible(page) -> boolean, the test alone (for tests).
@@ -36,15 +40,18 @@
  * anything: every codec bounds its output, and nothing outside `out` and `sizes`, or `data` and
  * `descs`, is written; pages are only read.
  */
+#define _GNU_SOURCE /* strerrorname_np */
 #define NAPI_VERSION 8
 #include <node_api.h>
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zstd.h>
 
 #include "codec-context.h"
 #include "page-run.h"
+#include "sparse-write.h"
 
 /* kdump's page_desc: u64 offset, u32 size, u32 flags, u64 page_flags, little-endian. */
 #define PAGE_DESC_BYTES 24
@@ -218,8 +225,8 @@ static int overlap(const uint8_t *a, size_t a_length, const uint8_t *b, size_t b
     return a_length > 0 && b_length > 0 && (uintptr_t)a < (uintptr_t)b + b_length && (uintptr_t)b < (uintptr_t)a + a_length;
 }
 
-/* A cursor value the writer keeps as a JavaScript number: a whole number within 2^53. */
-static int cursor_integer(double value) {
+/* A JavaScript number that is a whole number from 0 to 2^53 (offsets, counts, descriptors). */
+static int whole_number(double value) {
     return value >= 0 && value <= 9007199254740992.0 && value == (double)(uint64_t)value;
 }
 
@@ -230,14 +237,15 @@ static napi_value compress_run(napi_env env, napi_callback_info info) {
     CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
     CHECK(napi_get_instance_data(env, (void **)&state));
     if (argc < 4) return fail(env, "invalid-argument", "compressRun(codec, pages, flags, threads) takes 4 arguments");
-    int32_t codec = 0, flags = 0, threads = 0;
+    int32_t codec = 0, flags = 0;
+    double threads = 0;
     if (napi_get_value_int32(env, argv[0], &codec) != napi_ok || !known_codec(codec)) return fail(env, "unknown-codec", "codec must be 0x1 (zlib), 0x2 (lzo), 0x4 (snappy) or 0x20 (zstd)");
     if (napi_get_value_int32(env, argv[2], &flags) != napi_ok) return fail(env, "invalid-argument", "flags must be a number");
-    if (napi_get_value_int32(env, argv[3], &threads) != napi_ok || threads < 1 || threads > PAGE_RUN_MAX_THREADS) return fail(env, "invalid-argument", "threads must be 1 to 4");
+    if (napi_get_value_double(env, argv[3], &threads) != napi_ok || !whole_number(threads) || threads < 1 || threads > PAGE_RUN_MAX_THREADS) return fail(env, "invalid-argument", "threads must be 1 to 4");
     uint8_t *pages = NULL;
     size_t pages_length = 0;
     if (!uint8_view(env, argv[1], &pages, &pages_length) || pages_length % PAGE != 0) return fail(env, "invalid-pages", "pages must be a Uint8Array of whole 4096-byte pages");
-    double id = page_run_compress(&state->run, codec, flags, pages, pages_length / PAGE, threads);
+    double id = page_run_compress(&state->run, codec, flags, pages, pages_length / PAGE, (int)threads);
     if (id == 0) return fail(env, "native-failure", "out of memory for the run's blocks");
     napi_value result;
     CHECK(napi_create_double(env, id, &result));
@@ -274,7 +282,7 @@ static napi_value store_run(napi_env env, napi_callback_info info) {
     double cursor[CURSOR_LENGTH];
     memcpy(cursor, cursor_data, sizeof cursor);
     size_t n = pages_length / PAGE;
-    if (!cursor_integer(cursor[0]) || !cursor_integer(cursor[1]) || !cursor_integer(cursor[2]) || cursor[2] > (double)n) {
+    if (!whole_number(cursor[0]) || !whole_number(cursor[1]) || !whole_number(cursor[2]) || cursor[2] > (double)n) {
         return fail(env, "invalid-argument", "cursor offsets must be whole numbers and its first page within the run");
     }
     napi_value result;
@@ -323,6 +331,28 @@ static napi_value store_run(napi_env env, napi_callback_info info) {
     memcpy(cursor_data, cursor, sizeof cursor);
     CHECK(napi_get_boolean(env, true, &result));
     return result;
+}
+
+static napi_value write_sparse(napi_env env, napi_callback_info info) {
+    size_t argc = 4;
+    napi_value argv[4];
+    CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+    if (argc < 4) return fail(env, "invalid-argument", "writeSparse(fd, bytes, position, holeBytes) takes 4 arguments");
+    /* Whole numbers only: a truncated 1.5 would be another descriptor (stdout). */
+    double fd = -1, position = -1, hole_bytes = 0;
+    uint8_t *bytes = NULL;
+    size_t length = 0;
+    if (napi_get_value_double(env, argv[0], &fd) != napi_ok || !whole_number(fd) || fd > INT_MAX) return fail(env, "invalid-argument", "fd must be a file descriptor");
+    if (!uint8_view(env, argv[1], &bytes, &length)) return fail(env, "invalid-argument", "bytes must be a Uint8Array");
+    if (napi_get_value_double(env, argv[2], &position) != napi_ok || !whole_number(position)) return fail(env, "invalid-argument", "position must be a whole number of bytes");
+    if (napi_get_value_double(env, argv[3], &hole_bytes) != napi_ok || !whole_number(hole_bytes) || hole_bytes < 1) return fail(env, "invalid-argument", "holeBytes must be a whole number, 1 or more");
+    int error = sparse_write((int)fd, bytes, length, (uint64_t)position, (size_t)hole_bytes);
+    if (error != 0) {
+        /* The errno's name as the code, as Node's own fs errors have it. */
+        const char *name = strerrorname_np(error);
+        return fail(env, name != NULL ? name : "EIO", strerror(error));
+    }
+    return NULL;
 }
 
 static napi_value looks_incompressible_js(napi_env env, napi_callback_info info) {
@@ -376,6 +406,8 @@ static napi_value init(napi_env env, napi_value exports) {
     CHECK(napi_set_named_property(env, exports, "compressRun", fn));
     CHECK(napi_create_function(env, "storeRun", NAPI_AUTO_LENGTH, store_run, NULL, &fn));
     CHECK(napi_set_named_property(env, exports, "storeRun", fn));
+    CHECK(napi_create_function(env, "writeSparse", NAPI_AUTO_LENGTH, write_sparse, NULL, &fn));
+    CHECK(napi_set_named_property(env, exports, "writeSparse", fn));
     CHECK(napi_create_function(env, "decompressZstd", NAPI_AUTO_LENGTH, decompress_zstd, NULL, &fn));
     CHECK(napi_set_named_property(env, exports, "decompressZstd", fn));
     CHECK(napi_create_function(env, "looksIncompressible", NAPI_AUTO_LENGTH, looks_incompressible_js, NULL, &fn));

@@ -42,9 +42,10 @@ static void *helper_main(void *arg) {
         while (!run->quit && run->generation == seen) pthread_cond_wait(&run->wake, &run->lock);
         if (run->quit) break;
         seen = run->generation;
-        int works = start.index <= run->active;
+        /* A job for fewer threads leaves this helper out, and does not wait for it. */
+        if (start.index > run->active) continue;
         pthread_mutex_unlock(&run->lock);
-        if (works) compress_pages(run, &run->contexts[start.index]);
+        compress_pages(run, &run->contexts[start.index]);
         pthread_mutex_lock(&run->lock);
         if (--run->busy == 0) pthread_cond_signal(&run->done);
     }
@@ -116,7 +117,8 @@ static int reserve(struct page_run *run, size_t pages) {
 
 double page_run_compress(struct page_run *run, int codec, int flags, const uint8_t *input, size_t pages, int threads) {
     if (!reserve(run, pages)) {
-        run->id = 0;
+        /* Ids only grow: no earlier id matches the (empty) run now held. */
+        run->id += 1;
         run->pages = 0;
         return 0;
     }
@@ -133,8 +135,8 @@ double page_run_compress(struct page_run *run, int codec, int flags, const uint8
     atomic_store_explicit(&run->next_page, 0, memory_order_relaxed);
     if (helpers > 0) {
         pthread_mutex_lock(&run->lock);
-        /* Every started helper wakes once per job and reports back; the first `active` take pages. */
-        run->busy = run->started;
+        /* The first `helpers` helpers take pages and report back once each. */
+        run->busy = helpers;
         run->active = helpers;
         run->generation++;
         pthread_cond_broadcast(&run->wake);

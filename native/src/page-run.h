@@ -28,7 +28,7 @@ struct page_run {
     size_t capacity;
     size_t pages;
     int codec;
-    /* Which compress call these results are from (0: none yet). */
+    /* Which compress call these results are from (0: none yet); it grows with every call. */
     double id;
 
     /* The job the threads share while page_run_compress runs. */
@@ -57,7 +57,7 @@ void page_run_free(struct page_run *run);
 /*
  * Compresses `pages` whole pages at `input` with `codec` on up to `threads` threads (fewer when
  * helpers could not be started); returns the new run id, or 0 when the result memory could not
- * be had (nothing is kept then). `input` is only read, and only until this returns.
+ * be had (no run is held then). `input` is only read, and only until this returns.
  */
 double page_run_compress(struct page_run *run, int codec, int flags, const uint8_t *input, size_t pages, int threads);
 

@@ -19,6 +19,7 @@ export function yieldingSink(sink: ByteSink): ByteSink {
     last = performance.now();
   };
   const writeZeros = sink.writeZeros?.bind(sink);
+  const writeSparse = sink.writeSparse?.bind(sink);
   const writeAt = sink.writeAt?.bind(sink);
   const close = sink.close?.bind(sink);
   const abort = sink.abort?.bind(sink);
@@ -31,6 +32,9 @@ export function yieldingSink(sink: ByteSink): ByteSink {
       await breathe();
       await writeZeros(length);
     } }),
+    // Synchronous: when a pause is due it declines, and the writer's split path (write) pauses.
+    ...(writeSparse === undefined ? {} : { writeSparse: (chunk: Uint8Array) => performance.now() - last < INTERVAL_MS && writeSparse(chunk) }),
+    ...(sink.holeBytes === undefined ? {} : { holeBytes: sink.holeBytes }),
     ...(writeAt === undefined ? {} : { writeAt: async (offset: number, chunk: Uint8Array) => {
       await breathe();
       await writeAt(offset, chunk);

@@ -76,6 +76,23 @@ export class DumpContext {
     return this.#settle(() => this.#sink.write(chunk), chunk.length);
   }
 
+  /**
+   * Hands a chunk of guest memory to the sink's writeSparse, when it has one: true when the sink
+   * wrote it (holes and all) and the position moved past it; false when the writer must split it.
+   */
+  writeSparseNow(chunk: Uint8Array): boolean {
+    const sink = this.#sink;
+    if (sink.writeSparse === undefined || chunk.length === 0) return false;
+    let written: boolean;
+    try {
+      written = sink.writeSparse(chunk);
+    } catch (cause) {
+      throw this.#failure(cause);
+    }
+    if (written) this.#advance(chunk.length);
+    return written;
+  }
+
   /** writeZeros() as writeNow is write(). */
   writeZerosNow(length: number): Promise<void> | undefined {
     if (length === 0) return undefined;

@@ -2,6 +2,7 @@
  * Where dump bytes go. A ByteSink receives the file front to back; the chunks it is handed may be
  * views of guest RAM and stay valid only until its `write` returns or its promise settles, so a
  * sink that keeps data copies it. Optional capabilities: `writeZeros` (a file sink makes a hole),
+ * `writeSparse` (a chunk of guest memory with its zero runs as holes, in one call),
  * `writeAt` (positioned writes, which raw kdump files need), and `abort` (drop a partial result).
  * No file system here: the Node file sink lives in src/node.
  */
@@ -16,6 +17,14 @@ export interface ByteSink {
    * cheap and a small one (a page, where holes cost nothing: tmpfs) makes the most holes.
    */
   readonly holeBytes?: number;
+  /**
+   * Optional, with writeZeros: `chunk` (guest memory) at the current position, its zero runs of
+   * holeBytes or more (whole pages from the chunk's start) and a zero tail left as holes, as a
+   * writer would make them with write and writeZeros; the content is the same either way. Done at
+   * once or not at all: false when the sink cannot take it this way now, and the writer then
+   * splits the chunk itself. (The Node file sink does it in its native addon.)
+   */
+  writeSparse?(chunk: Uint8Array): boolean;
   /** Positioned write for seekable outputs (raw kdump); it does not move the sequential position. */
   writeAt?(offset: number, chunk: Uint8Array): void | Promise<void>;
   /** Called once after the last byte of a successful dump. */

@@ -4,7 +4,9 @@
  * target, so a reader never sees a partial dump; abort() unlinks it. Writes are gathered into
  * 1 MiB batches and written at their positions (fs.writeSync by default, or FileHandle writes
  * with one batch in flight while the next fills); zero runs become holes (ftruncate at close keeps
- * a trailing hole); writeAt takes the positioned pieces of raw kdump files. No fsync unless asked.
+ * a trailing hole), and chunks of guest memory (writeSparse) go through the native addon's zero
+ * test and write loop when it is built; writeAt takes the positioned pieces of raw kdump files.
+ * No fsync unless asked.
  */
 
 import { randomBytes } from 'node:crypto';
@@ -12,12 +14,15 @@ import { statfsSync, writeSync } from 'node:fs';
 import { open as openFile, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { ByteSink } from '../dump/sink.js';
+import { nativeAddon, type NativeAddon } from './native-addon.js';
 
 /** The file calls the sink makes: a FileHandle's, plus a synchronous positioned write. */
 export interface SinkFileHandle {
   write(buffer: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesWritten: number }>;
   /** fs.writeSync on the handle's fd; without it the sink writes asynchronously. */
   writeSync?(buffer: Uint8Array, offset: number, length: number, position: number): number;
+  /** The file descriptor, for the native addon's sparse writer; without it chunks are split here. */
+  readonly fd?: number;
   truncate(length: number): Promise<void>;
   sync(): Promise<void>;
   chmod(mode: number): Promise<void>;
@@ -47,6 +52,12 @@ export interface FileSinkOptions {
    * while the kernel throttles writes (page-cache writeback), at that cost.
    */
   readonly io?: 'sync' | 'async';
+  /**
+   * Write guest memory chunks (writeSparse) through the native addon, zero test and write calls
+   * in C, when it is built and io is 'sync' (default true; SLICE86_NATIVE=0 switches it off too).
+   * The file is the same either way.
+   */
+  readonly native?: boolean;
   /**
    * Zero runs at least this long become holes; shorter ones are written. Default: one page on
    * tmpfs, where a hole is memory never allocated and was faster than writing the zeros (1 GiB
@@ -123,6 +134,7 @@ class AtomicFileSink implements FileSink {
   readonly #zeros: Uint8Array;
   readonly #open: OpenFile;
   readonly #syncIo: boolean;
+  readonly #addon: NativeAddon | undefined;
   #state: State = 'writing';
   #handle: SinkFileHandle | undefined;
   #opening: Promise<SinkFileHandle> | undefined;
@@ -149,6 +161,7 @@ class AtomicFileSink implements FileSink {
     this.#zeros = new Uint8Array(Math.min(this.holeBytes, this.#batchBytes));
     this.#open = options.open ?? openWithSyncWrites;
     this.#syncIo = (options.io ?? 'sync') === 'sync';
+    this.#addon = options.native === false || !this.#syncIo ? undefined : nativeAddon();
   }
 
   write(chunk: Uint8Array): Promise<void> | undefined {
@@ -169,6 +182,28 @@ class AtomicFileSink implements FileSink {
       }
       return this.#put(offset, this.#zeros.subarray(0, length));
     });
+  }
+
+  /**
+   * A chunk of guest memory in one native call (sparse-write.c): zero runs of holeBytes or more
+   * become holes, the rest goes out in positioned writes straight from the chunk. Only when
+   * nothing is pending before it or over its bytes; false sends the writer the JavaScript way.
+   */
+  writeSparse(chunk: Uint8Array): boolean {
+    const handle = this.#handle;
+    const fd = handle?.fd;
+    const offset = this.#position;
+    if (this.#addon === undefined || fd === undefined || this.#tail !== undefined || this.#inflight !== undefined || this.#unusable() !== undefined) return false;
+    if (this.#overlapping(offset, chunk.length).length > 0) return false;
+    try {
+      this.#addon.writeSparse(fd, chunk, offset, this.holeBytes);
+    } catch (error) {
+      this.#fail(error);
+    }
+    this.#position += chunk.length;
+    this.#extent = Math.max(this.#extent, offset + chunk.length);
+    this.#holeEnd = offset + chunk.length;
+    return true;
   }
 
   writeAt(offset: number, chunk: Uint8Array): Promise<void> | undefined {
@@ -395,6 +430,7 @@ async function openWithSyncWrites(path: string, flags: string, mode: number): Pr
   return {
     write: (buffer, offset, length, position) => handle.write(buffer, offset, length, position),
     writeSync: (buffer, offset, length, position) => writeSync(handle.fd, buffer, offset, length, position),
+    fd: handle.fd,
     truncate: (length) => handle.truncate(length),
     sync: () => handle.sync(),
     chmod: (mode) => handle.chmod(mode),

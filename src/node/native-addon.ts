@@ -30,6 +30,7 @@ export interface NativeAddon {
   compressPages(codec: number, pages: Uint8Array | readonly Uint8Array[], out: Uint8Array, sizes: Int32Array, flags: number): number;
   compressRun(codec: number, pages: Uint8Array, flags: number, threads: number): number;
   storeRun(id: number, pages: Uint8Array, data: Uint8Array, descs: Uint8Array, cursor: Float64Array): boolean;
+  writeSparse(fd: number, bytes: Uint8Array, position: number, holeBytes: number): void;
   decompressZstd(block: Uint8Array, out: Uint8Array): number;
   looksIncompressible(page: Uint8Array): boolean;
   readonly versions: { readonly libdeflate: string; readonly zstd: string };
@@ -63,7 +64,7 @@ function load(): NativeAddonStatus {
   if (process.env['SLICE86_NATIVE'] === '0') return { loaded: false, reason: 'switched off by SLICE86_NATIVE=0' };
   try {
     const addon: unknown = createRequire(import.meta.url)(NATIVE_ADDON_PATH);
-    if (!isAddon(addon)) return { loaded: false, reason: `${NATIVE_ADDON_PATH} does not export compressPages, compressRun and storeRun` };
+    if (!isAddon(addon)) return { loaded: false, reason: `${NATIVE_ADDON_PATH} does not export compressPages, compressRun, storeRun and writeSparse` };
     return { loaded: true, path: NATIVE_ADDON_PATH, addon };
   } catch (error) {
     const code = (error as { code?: unknown }).code;
@@ -74,8 +75,8 @@ function load(): NativeAddonStatus {
 
 function isAddon(value: unknown): value is NativeAddon {
   if (typeof value !== 'object' || value === null) return false;
-  const { compressPages, compressRun, storeRun, decompressZstd, looksIncompressible, versions } = value as Record<string, unknown>;
-  return typeof compressPages === 'function' && typeof compressRun === 'function' && typeof storeRun === 'function' && typeof decompressZstd === 'function' && typeof looksIncompressible === 'function' && typeof versions === 'object' && versions !== null;
+  const { compressPages, compressRun, storeRun, writeSparse, decompressZstd, looksIncompressible, versions } = value as Record<string, unknown>;
+  return typeof compressPages === 'function' && typeof compressRun === 'function' && typeof storeRun === 'function' && typeof writeSparse === 'function' && typeof decompressZstd === 'function' && typeof looksIncompressible === 'function' && typeof versions === 'object' && versions !== null;
 }
 
 /** Calls the addon, turning the C side's coded errors into NativeCodecError. */

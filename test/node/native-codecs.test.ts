@@ -287,6 +287,7 @@ for at in range(0, len(data), 4096): print(snappy.compress(data[at:at + 4096]).h
       ['invalid-pages', () => addon.compressRun(2, run.subarray(1), 0, 1)],
       ['invalid-argument', () => addon.compressRun(2, run, 0, 0)],
       ['invalid-argument', () => addon.compressRun(2, run, 0, 5)],
+      ['invalid-argument', () => addon.compressRun(2, run, 0, 1.5)],
       ['invalid-argument', () => (addon.compressRun as (...args: unknown[]) => number)(2, run, 0)],
       ['invalid-arena', () => addon.storeRun(id, run, run.subarray(PAGE), descs, cursor)],
       ['invalid-arena', () => addon.storeRun(id, run, data, run.subarray(0, 96), cursor)],

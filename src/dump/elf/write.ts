@@ -134,6 +134,7 @@ export async function writeMemoryChunk(chunk: Uint8Array, ctx: DumpContext): Pro
     await ctx.write(chunk);
     return;
   }
+  if (ctx.writeSparseNow(chunk)) return;
   const end = chunk.length;
   const holeBytes = ctx.holeBytes;
   // Most data pages start or end with a non-zero byte: two reads spare them a view and a call.
