@@ -103,16 +103,43 @@ static int uint8_view(napi_env env, napi_value value, uint8_t **data, size_t *le
     return 1;
 }
 
+/*
+ * An entry point's first `count` arguments (missing ones come as undefined) and this
+ * environment's state; 0, with an error thrown, when the call came with fewer than `required`
+ * (its `usage` says what it takes) or N-API failed.
+ */
+static int entry_arguments(napi_env env, napi_callback_info info, size_t count, size_t required, const char *usage, napi_value *argv, struct native_state **state) {
+    size_t argc = count;
+    if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || napi_get_instance_data(env, (void **)state) != napi_ok) {
+        fail(env, "native-failure", "N-API could not read the call's arguments");
+        return 0;
+    }
+    if (argc >= required) return 1;
+    fail(env, "invalid-argument", usage);
+    return 0;
+}
+
+/* A kdump codec flag; 0, with an error thrown, when `value` is none of the four. */
+static int codec_argument(napi_env env, napi_value value, int32_t *codec) {
+    if (napi_get_value_int32(env, value, codec) == napi_ok && known_codec(*codec)) return 1;
+    fail(env, "unknown-codec", "codec must be 0x1 (zlib), 0x2 (lzo), 0x4 (snappy) or 0x20 (zstd)");
+    return 0;
+}
+
+/* A run of whole pages; 0, with an error thrown, when `value` is not one. */
+static int pages_argument(napi_env env, napi_value value, uint8_t **pages, size_t *length) {
+    if (uint8_view(env, value, pages, length) && *length % PAGE == 0) return 1;
+    fail(env, "invalid-pages", "pages must be a Uint8Array of whole 4096-byte pages");
+    return 0;
+}
+
 static napi_value compress_pages(napi_env env, napi_callback_info info) {
-    size_t argc = 5;
     napi_value argv[5];
     struct native_state *state = NULL;
-    CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-    CHECK(napi_get_instance_data(env, (void **)&state));
-    if (argc < 5) return fail(env, "invalid-argument", "compressPages(codec, pages, out, sizes, flags) takes 5 arguments");
+    if (!entry_arguments(env, info, 5, 5, "compressPages(codec, pages, out, sizes, flags) takes 5 arguments", argv, &state)) return NULL;
 
     int32_t codec = 0, flags = 0;
-    if (napi_get_value_int32(env, argv[0], &codec) != napi_ok || !known_codec(codec)) return fail(env, "unknown-codec", "codec must be 0x1 (zlib), 0x2 (lzo), 0x4 (snappy) or 0x20 (zstd)");
+    if (!codec_argument(env, argv[0], &codec)) return NULL;
     if (napi_get_value_int32(env, argv[4], &flags) != napi_ok) return fail(env, "invalid-argument", "flags must be a number");
 
     /*
@@ -231,20 +258,17 @@ static int whole_number(double value) {
 }
 
 static napi_value compress_run(napi_env env, napi_callback_info info) {
-    size_t argc = 4;
     napi_value argv[4];
     struct native_state *state = NULL;
-    CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-    CHECK(napi_get_instance_data(env, (void **)&state));
-    if (argc < 4) return fail(env, "invalid-argument", "compressRun(codec, pages, flags, threads) takes 4 arguments");
+    if (!entry_arguments(env, info, 4, 4, "compressRun(codec, pages, flags, threads) takes 4 arguments", argv, &state)) return NULL;
     int32_t codec = 0, flags = 0;
     double threads = 0;
-    if (napi_get_value_int32(env, argv[0], &codec) != napi_ok || !known_codec(codec)) return fail(env, "unknown-codec", "codec must be 0x1 (zlib), 0x2 (lzo), 0x4 (snappy) or 0x20 (zstd)");
+    if (!codec_argument(env, argv[0], &codec)) return NULL;
     if (napi_get_value_int32(env, argv[2], &flags) != napi_ok) return fail(env, "invalid-argument", "flags must be a number");
     if (napi_get_value_double(env, argv[3], &threads) != napi_ok || !whole_number(threads) || threads < 1 || threads > PAGE_RUN_MAX_THREADS) return fail(env, "invalid-argument", "threads must be 1 to 4");
     uint8_t *pages = NULL;
     size_t pages_length = 0;
-    if (!uint8_view(env, argv[1], &pages, &pages_length) || pages_length % PAGE != 0) return fail(env, "invalid-pages", "pages must be a Uint8Array of whole 4096-byte pages");
+    if (!pages_argument(env, argv[1], &pages, &pages_length)) return NULL;
     double id = page_run_compress(&state->run, codec, flags, pages, pages_length / PAGE, (int)threads);
     if (id == 0) return fail(env, "native-failure", "out of memory for the run's blocks");
     napi_value result;
@@ -253,12 +277,9 @@ static napi_value compress_run(napi_env env, napi_callback_info info) {
 }
 
 static napi_value store_run(napi_env env, napi_callback_info info) {
-    size_t argc = 5;
     napi_value argv[5];
     struct native_state *state = NULL;
-    CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-    CHECK(napi_get_instance_data(env, (void **)&state));
-    if (argc < 5) return fail(env, "invalid-argument", "storeRun(id, pages, data, descs, cursor) takes 5 arguments");
+    if (!entry_arguments(env, info, 5, 5, "storeRun(id, pages, data, descs, cursor) takes 5 arguments", argv, &state)) return NULL;
     double id = 0;
     if (napi_get_value_double(env, argv[0], &id) != napi_ok) return fail(env, "invalid-argument", "id must be a number");
 
@@ -268,7 +289,7 @@ static napi_value store_run(napi_env env, napi_callback_info info) {
     void *cursor_data = NULL;
     napi_typedarray_type type;
     bool is_typed = false;
-    if (!uint8_view(env, argv[1], &pages, &pages_length) || pages_length % PAGE != 0) return fail(env, "invalid-pages", "pages must be a Uint8Array of whole 4096-byte pages");
+    if (!pages_argument(env, argv[1], &pages, &pages_length)) return NULL;
     if (!uint8_view(env, argv[2], &data, &data_length) || !uint8_view(env, argv[3], &descs, &descs_length)) return fail(env, "invalid-arena", "data and descs must be Uint8Arrays");
     if (napi_is_typedarray(env, argv[4], &is_typed) != napi_ok || !is_typed
         || napi_get_typedarray_info(env, argv[4], &type, &cursor_length, &cursor_data, NULL, NULL) != napi_ok
@@ -334,10 +355,9 @@ static napi_value store_run(napi_env env, napi_callback_info info) {
 }
 
 static napi_value write_sparse(napi_env env, napi_callback_info info) {
-    size_t argc = 4;
     napi_value argv[4];
-    CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-    if (argc < 4) return fail(env, "invalid-argument", "writeSparse(fd, bytes, position, holeBytes) takes 4 arguments");
+    struct native_state *state = NULL;
+    if (!entry_arguments(env, info, 4, 4, "writeSparse(fd, bytes, position, holeBytes) takes 4 arguments", argv, &state)) return NULL;
     /* Whole numbers only: a truncated 1.5 would be another descriptor (stdout). */
     double fd = -1, position = -1, hole_bytes = 0;
     uint8_t *bytes = NULL;
@@ -356,28 +376,25 @@ static napi_value write_sparse(napi_env env, napi_callback_info info) {
 }
 
 static napi_value looks_incompressible_js(napi_env env, napi_callback_info info) {
-    size_t argc = 1;
     napi_value argv[1];
     struct native_state *state = NULL;
-    CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-    CHECK(napi_get_instance_data(env, (void **)&state));
+    /* A missing page comes as undefined, which the view check below refuses with its own code. */
+    if (!entry_arguments(env, info, 1, 0, NULL, argv, &state)) return NULL;
     uint8_t *page = NULL;
     size_t length = 0;
-    if (argc < 1 || !uint8_view(env, argv[0], &page, &length) || length != PAGE) return fail(env, "invalid-pages", "page must be a Uint8Array of 4096 bytes");
+    if (!uint8_view(env, argv[0], &page, &length) || length != PAGE) return fail(env, "invalid-pages", "page must be a Uint8Array of 4096 bytes");
     napi_value result;
     CHECK(napi_get_boolean(env, looks_incompressible(&state->run.contexts[0].incompressible, page), &result));
     return result;
 }
 
 static napi_value decompress_zstd(napi_env env, napi_callback_info info) {
-    size_t argc = 2;
     napi_value argv[2];
     struct native_state *state = NULL;
-    CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-    CHECK(napi_get_instance_data(env, (void **)&state));
+    if (!entry_arguments(env, info, 2, 0, NULL, argv, &state)) return NULL;
     uint8_t *block = NULL, *out = NULL;
     size_t block_length = 0, out_length = 0;
-    if (argc < 2 || !uint8_view(env, argv[0], &block, &block_length) || !uint8_view(env, argv[1], &out, &out_length)) {
+    if (!uint8_view(env, argv[0], &block, &block_length) || !uint8_view(env, argv[1], &out, &out_length)) {
         return fail(env, "invalid-argument", "decompressZstd(block, out) takes two Uint8Arrays");
     }
     size_t size = ZSTD_decompressDCtx(state->zstd_decoder, out, out_length, block, block_length);

@@ -19,7 +19,7 @@ import { inlineCompressor, type PageCompressor } from '../dump/kdump/compressor.
 import { DumpEngine, type DumpCompleted, type DumpFormat, type DumpOptions, type DumpResult, type DumpStatus, type KdumpFormat } from '../dump/engine.js';
 import type { DumpSource } from '../dump/source.js';
 import { createFileSink, type FileSinkOptions } from './file-sink.js';
-import { isNativeCodec, MAX_NATIVE_THREADS, nativeCodecs, nativeCompressor } from './native-codecs.js';
+import { checkNativeThreads, isNativeCodec, nativeCodecs, nativeCompressor } from './native-codecs.js';
 import { CompressWorkerPool } from './worker-pool.js';
 import { isZeroPage } from './zero.js';
 import { nodeZlibCodec } from './zlib-codec.js';
@@ -151,9 +151,7 @@ function workerCount(workers: number | 'auto' | undefined): number {
 
 /** Two threads where there are two CPUs: the measured gain (npm run bench) needs no more. */
 function nativeThreadCount(threads: number | undefined): number {
-  if (threads === undefined) return Math.min(2, availableParallelism());
-  if (!Number.isInteger(threads) || threads < 1 || threads > MAX_NATIVE_THREADS) throw new RangeError(`nativeThreads must be an integer from 1 to ${MAX_NATIVE_THREADS}, not ${threads}`);
-  return threads;
+  return threads === undefined ? Math.min(2, availableParallelism()) : checkNativeThreads(threads);
 }
 
 export interface DumpToFileOptions extends Omit<DumpOptions, 'sink'> {

@@ -190,8 +190,7 @@ class AtomicFileSink implements FileSink {
    * nothing is pending before it or over its bytes; false sends the writer the JavaScript way.
    */
   writeSparse(chunk: Uint8Array): boolean {
-    const handle = this.#handle;
-    const fd = handle?.fd;
+    const fd = this.#handle?.fd;
     const offset = this.#position;
     if (this.#addon === undefined || fd === undefined || this.#tail !== undefined || this.#inflight !== undefined || this.#unusable() !== undefined) return false;
     if (this.#overlapping(offset, chunk.length).length > 0) return false;

@@ -17,7 +17,7 @@
 import { DUMP_DH_COMPRESSED_LZO, DUMP_DH_COMPRESSED_SNAPPY, DUMP_DH_COMPRESSED_ZLIB, DUMP_DH_COMPRESSED_ZSTD, type CodecName, type PageCodec } from '../dump/kdump/codecs/codec.js';
 import { lzoCodec } from '../dump/kdump/codecs/lzo.js';
 import { snappyCodec } from '../dump/kdump/codecs/snappy.js';
-import { COMPRESS_BATCH_PAGES, inlineCompressor, type PageCompressor, type StoreResult } from '../dump/kdump/compressor.js';
+import { COMPRESS_BATCH_PAGES, inlineCompressor, type PageCompressor, type StoreResult, type StoreTarget } from '../dump/kdump/compressor.js';
 import { PAGE_SIZE } from '../dump/kdump/pages.js';
 import { callNative, nativeAddon, NATIVE_SKIP_INCOMPRESSIBLE, NativeCodecError, type NativeAddon } from './native-addon.js';
 import { nodeZlibCodec } from './zlib-codec.js';
@@ -29,6 +29,15 @@ export interface NativePageCodec extends PageCodec {
 
 /** Threads the addon compresses a run on at most (native/src/page-run.h, PAGE_RUN_MAX_THREADS). */
 export const MAX_NATIVE_THREADS = 4;
+
+/**
+ * `threads` when it is a count the addon takes (1 to MAX_NATIVE_THREADS).
+ * @throws RangeError otherwise.
+ */
+export function checkNativeThreads(threads: number): number {
+  if (!Number.isInteger(threads) || threads < 1 || threads > MAX_NATIVE_THREADS) throw new RangeError(`nativeThreads must be an integer from 1 to ${MAX_NATIVE_THREADS}, not ${threads}`);
+  return threads;
+}
 
 /**
  * Whether the default flavour stores random-looking pages raw untried, per codec. Measured per
@@ -141,12 +150,12 @@ export function nativeCompressor(codec: NativePageCodec, options: { skipIncompre
     },
   };
   if (options.findZeroPages !== true) return compressor;
-  const threads = options.threads ?? 1;
-  if (!Number.isInteger(threads) || threads < 1 || threads > MAX_NATIVE_THREADS) throw new RangeError(`native compression threads must be 1 to ${MAX_NATIVE_THREADS}, not ${threads}`);
+  const threads = checkNativeThreads(options.threads ?? 1);
   // storeRun's in/out cursor (addon.c): data offset, zero page offset, page, bytes to each cache, stop.
   const cursor = new Float64Array(6);
   let held: { pages: Uint8Array; id: number } | undefined;
   const compressRun = (pages: Uint8Array): number => callNative(() => addon.compressRun(codec.flag, pages, skipFlag, threads));
+  const storeRun = (id: number, pages: Uint8Array, target: StoreTarget): boolean => callNative(() => addon.storeRun(id, pages, target.data, target.descs, cursor));
   return {
     ...compressor,
     storePages(pages, target): StoreResult {
@@ -155,12 +164,10 @@ export function nativeCompressor(codec: NativePageCodec, options: { skipIncompre
       cursor[0] = target.dataOffset;
       cursor[1] = target.zeroOffset;
       cursor[2] = target.first;
-      const { id } = held;
-      if (!callNative(() => addon.storeRun(id, pages, target.data, target.descs, cursor))) {
+      if (!storeRun(held.id, pages, target)) {
         // Another dump in this thread compressed a run since: this one's blocks are made again (the same bytes).
         held = { pages, id: compressRun(pages) };
-        const again = held.id;
-        if (!callNative(() => addon.storeRun(again, pages, target.data, target.descs, cursor))) throw new NativeCodecError('native-failure', 'the addon lost a run it had just compressed');
+        if (!storeRun(held.id, pages, target)) throw new NativeCodecError('native-failure', 'the addon lost a run it had just compressed');
       }
       const stop = cursor[5];
       return {
