@@ -16,7 +16,7 @@ import { condition } from '../flags.js';
 import { alu, dec, inc, shift, OP_CMP } from './alu.js';
 import { addSp, peek, pop, push } from './decode.js';
 import type { DecodedOp } from '../code-cache.js';
-import { restoreCc, saveCc } from './step.js';
+import { restoreCc, saveCc, type SavedCc } from './step.js';
 
 const OP_TEST = 4; // alu() op for TEST (AND without a result)
 
@@ -43,6 +43,16 @@ function readMem(cpu: Cpu, a: number, size: number): number {
 function writeMem(cpu: Cpu, a: number, size: number, v: number): void {
   if (size === 1) cpu.write8(a, v);
   else cpu.write32(a, v);
+}
+
+/** The write of a read-modify-write: when it faults, the flags go back to `saved` (from before the operation). */
+function writeMemKeepingFlags(cpu: Cpu, a: number, size: number, v: number, saved: SavedCc): void {
+  try {
+    writeMem(cpu, a, size, v);
+  } catch (e) {
+    restoreCc(cpu, saved);
+    throw e;
+  }
 }
 
 /** Byte register i (AL..BH) as decode.ts readReg/readRm read it without REX. */
@@ -93,13 +103,7 @@ export function aluMR8(cpu: Cpu, op: DecodedOp): void {
 /** Read-modify-write of a memory ALU operand; a faulting write leaves the flags as they were. */
 function aluWrite(cpu: Cpu, sub: number, a: number, v: number, b: number, size: number): void {
   const saved = saveCc(cpu);
-  const r = alu(cpu, sub, v, b, size);
-  try {
-    writeMem(cpu, a, size, r);
-  } catch (e) {
-    restoreCc(cpu, saved);
-    throw e;
-  }
+  writeMemKeepingFlags(cpu, a, size, alu(cpu, sub, v, b, size), saved);
 }
 
 export function aluRM32(cpu: Cpu, op: DecodedOp): void {
@@ -174,15 +178,10 @@ export function decR32(cpu: Cpu, op: DecodedOp): void {
 
 /** INC/DEC r/m (FE/FF /0 /1) on memory: as step.ts group45, the flags come back if the write faults. */
 function incDecMem(cpu: Cpu, op: DecodedOp, size: number): void {
-  const v = readMem(cpu, memLin(cpu, op, size), size);
+  const a = memLin(cpu, op, size);
+  const v = readMem(cpu, a, size);
   const saved = saveCc(cpu);
-  const r = op.sub === 0 ? inc(cpu, v, size) : dec(cpu, v, size);
-  try {
-    writeMem(cpu, memLin(cpu, op, size), size, r);
-  } catch (e) {
-    restoreCc(cpu, saved);
-    throw e;
-  }
+  writeMemKeepingFlags(cpu, a, size, op.sub === 0 ? inc(cpu, v, size) : dec(cpu, v, size), saved);
 }
 
 export function incDecM32(cpu: Cpu, op: DecodedOp): void {
@@ -213,16 +212,12 @@ export function shiftR8(cpu: Cpu, op: DecodedOp): void {
 function shiftMem(cpu: Cpu, op: DecodedOp, size: number): void {
   const count = shiftCount(cpu, op);
   const a = memLin(cpu, op, size);
-  const v = readMem(cpu, memLin(cpu, op, size), size);
+  const v = readMem(cpu, a, size);
   const saved = saveCc(cpu);
   const r = shift(cpu, op.sub, v, count, size);
-  if (a >= 0 && (count & 0x1f) === 0) return;
-  try {
-    writeMem(cpu, memLin(cpu, op, size), size, r);
-  } catch (e) {
-    restoreCc(cpu, saved);
-    throw e;
-  }
+  // A masked count of 0 changes nothing and writes nothing.
+  if ((count & 0x1f) === 0) return;
+  writeMemKeepingFlags(cpu, a, size, r, saved);
 }
 
 export function shiftM32(cpu: Cpu, op: DecodedOp): void {

@@ -806,7 +806,7 @@ function xchgRegsModrm(cpu: Cpu, size: number): void {
   xchgRegs(cpu, d.reg, d.rm, size);
 }
 
-interface SavedCc { op: number; a: number; b: number; r: number; sz: number; cf: number; fl: number }
+export interface SavedCc { op: number; a: number; b: number; r: number; sz: number; cf: number; fl: number }
 
 /** The flag state before an operation whose memory write may still fault. */
 export function saveCc(cpu: Cpu): SavedCc {
